@@ -1,0 +1,37 @@
+# PixelFlow. Every target calls a script in scripts/; `make help` lists them.
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo run stop test lint compose-check clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt scripts/bootstrap
+	scripts/bootstrap
+
+install: $(STAMP) ## Install system packages, the virtualenv and Pillow-SIMD
+	@true
+
+demo: $(STAMP) ## Start everything, push a sample image through the API, print the outputs, stop
+	scripts/demo
+
+run: $(STAMP) ## API on 127.0.0.1:8080, a worker and the local S3 server, in the foreground
+	scripts/run
+
+stop: ## Stop what demo or run started
+	scripts/stop
+
+test: $(STAMP) ## Run the whole test suite against the real services
+	scripts/test
+
+lint: $(STAMP) ## ruff and mypy
+	scripts/lint
+
+compose-check: $(STAMP) ## Validate compose.yaml with the compose binary
+	scripts/compose-check
+
+clean: stop ## Remove the virtualenv and run state
+	rm -rf $(VENV) .run

@@ -1,0 +1,40 @@
+"""The HTTP API: ``gunicorn 'app:create_app()'``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from app.errors import PixelFlowApi
+from app.resources import health, jobs, uploads
+from app.services import ApiServices
+from config import Settings, get_settings
+from core.errors import StorageUnavailable
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask("pixelflow")
+    app.config.update(
+        API_TITLE="PixelFlow",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    services = ApiServices.create(settings)
+    try:
+        services.store.ensure_bucket()
+    except StorageUnavailable as exc:
+        logging.getLogger(__name__).warning("bucket not created at start-up: %s", exc.message)
+    app.extensions["pixelflow"] = services
+    api = PixelFlowApi(app)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(uploads.blp)
+    api.register_blueprint(jobs.blp)
+    return app

@@ -1,0 +1,1 @@
+"""One module per resource: a Blueprint and its MethodViews."""

@@ -1,0 +1,82 @@
+"""Jobs: create, read, list."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from werkzeug.exceptions import NotFound
+
+from app.schemas import JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema
+from app.services import services
+from core.document import job_document
+from core.errors import BrokerUnavailable, SourceNotFound, SourceTooLarge
+from core.ids import new_id
+from core.spec import OutputSpec
+
+blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Image jobs")
+
+
+@blp.route("")
+class Jobs(MethodView):
+    @blp.arguments(JobRequestSchema)
+    @blp.response(202, JobSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a job: render the outputs of one source image"""
+        svc = services()
+        settings = svc.settings
+        if len(body["outputs"]) > settings.max_outputs:
+            abort(422, message=f"a job may ask for at most {settings.max_outputs} outputs")
+        outputs = [OutputSpec(**o) for o in body["outputs"]]
+        for o in outputs:
+            if max(o.width or 0, o.height or 0) > settings.max_output_dimension:
+                abort(422, message=f"output {o.name!r} is larger than {settings.max_output_dimension} px")
+        source = body["source"]
+        if "key" in source:
+            try:
+                size = svc.store.head(source["key"]).size
+            except FileNotFoundError:
+                raise SourceNotFound(f"nothing was uploaded at {source['key']!r}") from None
+            if size > settings.max_source_bytes:
+                raise SourceTooLarge(f"the source is {size} bytes; the limit is {settings.max_source_bytes}")
+        job = svc.jobs.create(
+            new_id(),
+            outputs,
+            source_key=source.get("key"),
+            source_url=source.get("url"),
+            webhook_url=body.get("webhook_url"),
+        )
+        try:
+            svc.publish(job.id)
+        except BrokerUnavailable as exc:
+            # Not accepted: the job ends here rather than wait unseen.
+            svc.jobs.fail(job.id, exc.code, exc.message)
+            raise
+        return job_document(job, svc.store, svc.result_url_ttl)
+
+    @blp.arguments(JobListQuerySchema, location="query")
+    @blp.response(200, JobListSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """List jobs, newest first"""
+        svc = services()
+        limit = query["limit"]
+        jobs = svc.jobs.list_recent(query.get("status"), limit + 1, query.get("cursor"))
+        page = jobs[:limit]
+        return {
+            "items": [job_document(j, svc.store, svc.result_url_ttl) for j in page],
+            "next_cursor": str(page[-1].id) if len(jobs) > limit else None,
+        }
+
+
+@blp.route("/<uuid:job_id>")
+class JobById(MethodView):
+    @blp.response(200, JobSchema)
+    def get(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """Read a job: its status, outputs and error"""
+        svc = services()
+        job = svc.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job_document(job, svc.store, svc.result_url_ttl)

@@ -1,0 +1,109 @@
+"""Typed settings read from ``PIXELFLOW_*`` environment variables.
+
+Every setting has one declaration here (name, type, default, bounds). The
+defaults work against the services of a development machine. All invalid
+variables are reported together, each with its environment name.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PREFIX = "PIXELFLOW_"
+
+Positive = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(Exception):
+    """One or more environment variables are missing or invalid."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+
+    # PostgreSQL (psycopg conninfo or URL).
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/pixelflow"
+    db_pool_min: Annotated[int, Field(ge=0)] = 1
+    db_pool_max: Positive = 10
+
+    # RabbitMQ.
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    queue: str = "pixelflow"
+
+    # Object storage (S3 API).
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_public_endpoint: str = ""
+    s3_access_key: str = "pixelflow"
+    s3_secret_key: str = "pixelflow-secret"  # noqa: S105  (the local S3 server's development default)
+    s3_bucket: str = "pixelflow"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    upload_url_ttl: Seconds = 900
+    result_url_ttl: Seconds = 3600
+
+    # Limits.
+    max_source_bytes: Positive = 50 * 1024 * 1024
+    max_source_pixels: Positive = 50_000_000
+    max_output_dimension: Positive = 8192
+    max_outputs: Positive = 10
+
+    # Network peers (URL sources and webhooks).
+    fetch_timeout: Seconds = 10
+    webhook_timeout: Seconds = 10
+    # Hosts or CIDRs a URL source may reach although they are not public.
+    fetch_allow: Annotated[list[str], NoDecode] = []
+
+    # Workers.
+    task_max_retries: Annotated[int, Field(ge=0)] = 5
+    task_soft_time_limit: Seconds = 120
+    task_time_limit: Seconds = 150
+    worker_max_tasks_per_child: Positive = 1000
+    worker_max_memory_per_child_kb: Positive = 1_000_000
+
+    log_level: str = "INFO"
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def presign_endpoint(self) -> str:
+        return self.s3_public_endpoint or self.s3_endpoint
+
+
+def load_settings() -> Settings:
+    """Read the environment now; raise SettingsError naming every bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = PREFIX + str(error["loc"][0]).upper() if error["loc"] else PREFIX
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError(problems) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (never at import)."""
+    return load_settings()

@@ -1,0 +1,42 @@
+"""The public JSON form of a job: what GET /v1/jobs/{id} and the webhook carry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from core.jobstore import Job
+from core.objectstore import ObjectStore
+
+
+def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, Any]:
+    done = job.status == "succeeded"
+    source: dict[str, Any] = {"key": job.source_key} if job.source_key else {}
+    if job.source_url:
+        source["url"] = job.source_url
+    if job.source_format:
+        source.update(
+            format=job.source_format, width=job.source_width, height=job.source_height, bytes=job.source_bytes
+        )
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "source": source,
+        "outputs": [
+            {
+                "name": o.spec.name,
+                "format": o.spec.format,
+                "width": o.width if done else None,
+                "height": o.height if done else None,
+                "bytes": o.bytes if done else None,
+                "key": o.key if done else None,
+                "url": store.presign_get(o.key, url_ttl) if done and o.key else None,
+            }
+            for o in job.outputs
+        ],
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "webhook_url": job.webhook_url,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

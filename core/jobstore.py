@@ -1,0 +1,217 @@
+"""The job store: jobs and their outputs in PostgreSQL (psycopg 3 + pool).
+
+Status changes are guarded transitions, ``UPDATE … WHERE status IN (…)``:
+a repeated or late step finds the row already moved on and changes nothing.
+
+    queued ──start──▶ processing ──succeed──▶ succeeded
+       └──────────────────┴────────fail─────▶ failed
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from core.errors import DatabaseUnavailable
+from core.spec import OutputSpec
+
+STATUSES = ("queued", "processing", "succeeded", "failed")
+TERMINAL = ("succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class Output:
+    spec: OutputSpec
+    staged_key: str | None = None
+    key: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: uuid.UUID
+    status: str
+    source_key: str | None
+    source_url: str | None
+    webhook_url: str | None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    source_format: str | None = None
+    source_width: int | None = None
+    source_height: int | None = None
+    source_bytes: int | None = None
+    notified_at: datetime | None = None
+    webhook_status: int | None = None
+    webhook_error: str | None = None
+    outputs: tuple[Output, ...] = field(default=())
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+_JOB_COLUMNS = (
+    "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
+    "error_code, error_message, source_format, source_width, source_height, source_bytes, "
+    "notified_at, webhook_status, webhook_error"
+)
+
+
+class JobStore:
+    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow") -> None:
+        self.pool = ConnectionPool(
+            database_url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"application_name": name, "row_factory": dict_row},
+            check=ConnectionPool.check_connection,
+            timeout=10,
+            open=False,
+        )
+
+    def open(self) -> None:
+        self.pool.open()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        try:
+            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield cur  # type: ignore[misc]
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise DatabaseUnavailable(f"database unreachable: {exc}") from None
+
+    def ping(self) -> None:
+        with self._tx() as cur:
+            cur.execute("SELECT 1")
+
+    def create(
+        self,
+        job_id: uuid.UUID,
+        outputs: Sequence[OutputSpec],
+        source_key: str | None = None,
+        source_url: str | None = None,
+        webhook_url: str | None = None,
+    ) -> Job:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO jobs (id, source_key, source_url, webhook_url) VALUES (%s, %s, %s, %s)",
+                (job_id, source_key, source_url, webhook_url),
+            )
+            cur.executemany(
+                "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality) for i, o in enumerate(outputs)],
+            )
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: uuid.UUID) -> Job | None:
+        jobs = self._select("WHERE id = %s", (job_id,))
+        return jobs[0] if jobs else None
+
+    def list_recent(self, status: str | None = None, limit: int = 20, before: uuid.UUID | None = None) -> list[Job]:
+        """Newest first; ``before`` is the cursor (the last id of the previous page)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if status:
+            clauses.append("status = %s")
+            params.append(status)
+        if before:
+            clauses.append("id < %s")
+            params.append(before)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._select(f"{where} ORDER BY id DESC LIMIT %s", (*params, limit))
+
+    def _select(self, tail: str, params: Sequence[object]) -> list[Job]:
+        with self._tx() as cur:
+            cur.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {tail}", params)  # noqa: S608
+            rows = cur.fetchall()
+            if not rows:
+                return []
+            cur.execute(
+                "SELECT * FROM job_outputs WHERE job_id = ANY(%s) ORDER BY job_id, position",
+                ([r["id"] for r in rows],),
+            )
+            outputs: dict[uuid.UUID, list[Output]] = {}
+            for o in cur.fetchall():
+                spec = OutputSpec(o["name"], o["format"], o["width"], o["height"], o["fit"], o["quality"])
+                outputs.setdefault(o["job_id"], []).append(
+                    Output(spec, o["staged_key"], o["key"], o["result_width"], o["result_height"], o["bytes"])
+                )
+        return [Job(**r, outputs=tuple(outputs.get(r["id"], ()))) for r in rows]
+
+    def start(self, job_id: uuid.UUID) -> bool:
+        """queued → processing. False when the job is already past it."""
+        return self._update(
+            "UPDATE jobs SET status = 'processing', started_at = now() WHERE id = %s AND status = 'queued'",
+            (job_id,),
+        )
+
+    def set_source(self, job_id: uuid.UUID, size: int) -> None:
+        self._update("UPDATE jobs SET source_bytes = %s WHERE id = %s AND status = 'processing'", (size, job_id))
+
+    def set_source_info(self, job_id: uuid.UUID, fmt: str, width: int, height: int) -> None:
+        self._update(
+            "UPDATE jobs SET source_format = %s, source_width = %s, source_height = %s"
+            " WHERE id = %s AND status = 'processing'",
+            (fmt, width, height, job_id),
+        )
+
+    def stage_outputs(self, job_id: uuid.UUID, staged: Sequence[Output]) -> None:
+        with self._tx() as cur:
+            cur.executemany(
+                "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s"
+                " WHERE job_id = %s AND name = %s",
+                [(o.staged_key, o.width, o.height, o.bytes, job_id, o.spec.name) for o in staged],
+            )
+
+    def succeed(self, job_id: uuid.UUID, keys: dict[str, str]) -> bool:
+        """processing → succeeded, with every output's final key, in one transaction."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = %s AND status = 'processing'",
+                (job_id,),
+            )
+            if cur.rowcount != 1:
+                return False
+            cur.executemany(
+                "UPDATE job_outputs SET key = %s WHERE job_id = %s AND name = %s",
+                [(key, job_id, name) for name, key in keys.items()],
+            )
+            return True
+
+    def fail(self, job_id: uuid.UUID, code: str, message: str) -> bool:
+        """queued|processing → failed. False when the job had already ended."""
+        return self._update(
+            "UPDATE jobs SET status = 'failed', finished_at = now(), error_code = %s, error_message = %s"
+            " WHERE id = %s AND status IN ('queued', 'processing')",
+            (code, message[:1000], job_id),
+        )
+
+    def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
+        self._update(
+            "UPDATE jobs SET notified_at = now(), webhook_status = %s, webhook_error = %s WHERE id = %s",
+            (status, error, job_id),
+        )
+
+    def _update(self, sql: str, params: Sequence[object]) -> bool:
+        with self._tx() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount == 1

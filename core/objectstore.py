@@ -1,0 +1,128 @@
+"""The object store port and its S3 implementation (MinIO, S3, any S3 API).
+
+Foreign errors stop here: a missing key is ``FileNotFoundError``, anything
+else the storage does wrong is ``StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import CopySource
+from minio.error import MinioException, S3Error
+
+from config import Settings
+from core.errors import StorageUnavailable
+
+_MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+
+
+class ObjectStore(Protocol):
+    def ensure_bucket(self) -> None: ...
+    def ping(self) -> None: ...
+    def head(self, key: str) -> ObjectInfo: ...
+    def get(self, key: str) -> bytes: ...
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None: ...
+    def copy(self, source_key: str, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> int: ...
+    def presign_put(self, key: str, ttl: timedelta) -> str: ...
+    def presign_get(self, key: str, ttl: timedelta) -> str: ...
+
+
+class S3ObjectStore:
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.s3_bucket
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3, read=30),
+            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+            maxsize=10,
+        )
+        common = dict(
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+        self.client = Minio(settings.s3_endpoint, http_client=http, **common)  # type: ignore[arg-type]
+        # Presigned URLs carry the host the client will call: the public endpoint.
+        # With the region given, presigning needs no request to the storage.
+        self.signer = Minio(settings.presign_endpoint, **common)  # type: ignore[arg-type]
+
+    @contextmanager
+    def _translated(self, key: str = "") -> Iterator[None]:
+        try:
+            yield
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                raise FileNotFoundError(f"No such key: {key!r}") from None
+            raise StorageUnavailable(f"storage error {exc.code}: {exc.message}") from None
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(f"storage unreachable: {exc}") from None
+
+    def ensure_bucket(self) -> None:
+        with self._translated():
+            if not self.client.bucket_exists(self.bucket):
+                self.client.make_bucket(self.bucket)
+
+    def ping(self) -> None:
+        with self._translated():
+            if not self.client.bucket_exists(self.bucket):
+                raise StorageUnavailable(f"bucket {self.bucket!r} does not exist")
+
+    def head(self, key: str) -> ObjectInfo:
+        with self._translated(key):
+            stat = self.client.stat_object(self.bucket, key)
+        return ObjectInfo(key=key, size=stat.size or 0, content_type=stat.content_type or "")
+
+    def get(self, key: str) -> bytes:
+        with self._translated(key):
+            response = self.client.get_object(self.bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
+        metadata = {"Cache-Control": cache_control} if cache_control else None
+        with self._translated(key):
+            self.client.put_object(
+                self.bucket,
+                key,
+                io.BytesIO(data),
+                len(data),
+                content_type=content_type,
+                metadata=metadata,  # type: ignore[arg-type]
+            )
+
+    def copy(self, source_key: str, key: str) -> None:
+        # Content type and cache headers travel with the object.
+        with self._translated(source_key):
+            self.client.copy_object(self.bucket, key, CopySource(self.bucket, source_key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        with self._translated(prefix):
+            keys = [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+            for key in keys:
+                self.client.remove_object(self.bucket, key)
+        return len(keys)
+
+    def presign_put(self, key: str, ttl: timedelta) -> str:
+        return self.signer.presigned_put_object(self.bucket, key, expires=ttl)
+
+    def presign_get(self, key: str, ttl: timedelta) -> str:
+        return self.signer.presigned_get_object(self.bucket, key, expires=ttl)

@@ -1,0 +1,54 @@
+"""Celery settings, derived from PixelFlow's settings when Celery first needs them.
+
+The queue is a quorum queue on a topic exchange: with both, a retry's
+countdown is held by RabbitMQ (native delayed delivery), not in worker
+memory where the broker's consumer timeout would kill it.
+"""
+
+from kombu import Exchange, Queue
+
+from config import get_settings
+
+_settings = get_settings()
+_exchange = Exchange(_settings.queue, type="topic", durable=True)
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_heartbeat = 10
+broker_transport_options = {"confirm_publish": True, "connect_timeout": 5, "read_timeout": 10, "write_timeout": 10}
+
+task_queues = [
+    Queue(
+        _settings.queue,
+        _exchange,
+        routing_key=f"{_settings.queue}.#",
+        queue_arguments={"x-queue-type": "quorum"},
+        durable=True,
+    )
+]
+task_default_queue = _settings.queue
+task_default_exchange = _settings.queue
+task_default_exchange_type = "topic"
+task_default_routing_key = f"{_settings.queue}.step"
+task_default_queue_type = "quorum"
+task_create_missing_queues = False
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+task_ignore_result = True
+result_backend = None
+
+task_annotations = {"*": {"max_retries": _settings.task_max_retries}}
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_cancel_long_running_tasks_on_connection_loss = True
+worker_max_tasks_per_child = _settings.worker_max_tasks_per_child
+worker_max_memory_per_child = _settings.worker_max_memory_per_child_kb
+task_soft_time_limit = _settings.task_soft_time_limit
+task_time_limit = _settings.task_time_limit
+worker_hijack_root_logger = False
+worker_send_task_events = True
+task_send_sent_event = True

@@ -1,0 +1,1 @@
+"""Decoding, operations, encoding and limits, on Pillow-SIMD."""

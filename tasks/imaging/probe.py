@@ -1,0 +1,69 @@
+"""Recognise an image from its bytes and read its header, before any decode.
+
+The format is sniffed from the leading bytes, never taken from a file name
+or a content type. Pixel and frame counts come from the header, so a
+decompression bomb is refused before anything large is allocated.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image
+
+from core.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+
+# Leading bytes → (our name, Pillow's format name).
+_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"\xff\xd8\xff", 0, "jpeg", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", 0, "png", "PNG"),
+    (b"GIF87a", 0, "gif", "GIF"),
+    (b"GIF89a", 0, "gif", "GIF"),
+    (b"WEBP", 8, "webp", "WEBP"),
+)
+PILLOW_FORMATS = {name: pil for _, _, name, pil in _SIGNATURES}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    format: str
+    width: int
+    height: int
+    frames: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def sniff(data: bytes) -> str:
+    if not data:
+        raise CorruptImage("the source is empty (0 bytes)")
+    for magic, offset, name, _ in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic and (name != "webp" or data[:4] == b"RIFF"):
+            return name
+    raise UnsupportedFormat("the source is not a JPEG, PNG, WebP or GIF image (format read from its bytes)")
+
+
+def probe(data: bytes, max_pixels: int) -> SourceInfo:
+    fmt = sniff(data)
+    try:
+        with warnings.catch_warnings():
+            # Our own limit below replaces Pillow's bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[fmt]]) as img:
+                width, height = img.size
+                frames = getattr(img, "n_frames", 1)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge("the source declares more pixels than any limit allows") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImage(f"the {fmt.upper()} header cannot be read: {exc}") from None
+    if width < 1 or height < 1:
+        raise CorruptImage(f"the {fmt.upper()} header declares an empty image")
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the source is {width}x{height} = {width * height / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.1f} MP"
+        )
+    return SourceInfo(fmt, width, height, frames)

@@ -1,0 +1,79 @@
+"""fetch: bring the source into the pipeline.
+
+An uploaded key is checked (it exists, its size is within the limit). A URL
+is downloaded into staging with the address guard, a timeout and a byte
+limit enforced while streaming.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urljoin
+
+import httpx
+
+from core.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
+from core.spec import staged_source_key
+from core.urlguard import check_url
+from tasks.services import Services
+from tasks.steps.common import processing_job
+
+MAX_REDIRECTS = 5
+
+
+def fetch(svc: Services, job_id: uuid.UUID) -> bool:
+    svc.jobs.start(job_id)
+    job = processing_job(svc, job_id)
+    if job is None:
+        return False
+    limit = svc.settings.max_source_bytes
+    if job.source_key:
+        try:
+            size = svc.store.head(job.source_key).size
+        except FileNotFoundError:
+            raise SourceNotFound(f"no uploaded object at {job.source_key!r}") from None
+    else:
+        assert job.source_url is not None
+        data = download(job.source_url, limit, svc.settings.fetch_timeout, svc.settings.fetch_allow)
+        svc.store.put(staged_source_key(job_id), data, "application/octet-stream")
+        size = len(data)
+    if size > limit:
+        raise SourceTooLarge(f"the source is {size} bytes; the limit is {limit}")
+    svc.jobs.set_source(job_id, size)
+    return True
+
+
+def download(url: str, limit: int, timeout: float, allow: list[str]) -> bytes:
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(url, allow)
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    _check_status(url, response.status_code)
+                    return _read_limited(response, limit)
+            except httpx.HTTPError as exc:
+                raise SourceUnavailable(f"fetching {url} failed: {exc}") from None
+    raise SourceNotFound(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def _check_status(url: str, status: int) -> None:
+    if status >= 500 or status in (408, 429):
+        raise SourceUnavailable(f"{url} answered {status}")
+    if status >= 400:
+        raise SourceNotFound(f"{url} answered {status}")
+
+
+def _read_limited(response: httpx.Response, limit: int) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise SourceTooLarge(f"the source declares {declared} bytes; the limit is {limit}")
+    chunks, total = [], 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise SourceTooLarge(f"the source is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,38 @@
+"""upload: publish the staged outputs at their final keys and mark the job done.
+
+Results appear at their final keys only now, when every output rendered,
+so a client never sees half a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from core.errors import StorageUnavailable
+from core.spec import result_key, staging_prefix
+from tasks.services import Services
+from tasks.steps.common import processing_job
+
+log = logging.getLogger(__name__)
+
+
+def upload(svc: Services, job_id: uuid.UUID) -> bool:
+    job = svc.jobs.get(job_id)
+    if job is not None and job.status == "succeeded":
+        return True  # a repeat of a finished upload: go on to notify
+    job = processing_job(svc, job_id)
+    if job is None:
+        return False
+    keys = {}
+    for output in job.outputs:
+        if output.staged_key is None:
+            raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never staged")
+        keys[output.spec.name] = result_key(job_id, output.spec)
+        svc.store.copy(output.staged_key, keys[output.spec.name])
+    if svc.jobs.succeed(job_id, keys):
+        try:
+            svc.store.delete_prefix(staging_prefix(job_id))
+        except StorageUnavailable as exc:
+            log.warning("staging of job %s not removed: %s", job_id, exc.message)
+    return True

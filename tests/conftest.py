@@ -1,0 +1,35 @@
+"""Test-wide setup: every run gets its own database, queue, bucket and S3 port.
+
+The names are put into the environment before anything reads settings, so
+the Celery app in this process and the worker subprocesses agree on them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+
+import pytest
+
+RUN_ID = secrets.token_hex(4)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.update(
+        PIXELFLOW_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/pixelflow_test_{RUN_ID}",
+        PIXELFLOW_QUEUE=f"pixelflow-test-{RUN_ID}",
+        PIXELFLOW_S3_ENDPOINT=f"127.0.0.1:{free_port()}",
+        PIXELFLOW_S3_BUCKET=f"pixelflow-test-{RUN_ID}",
+        PIXELFLOW_S3_ACCESS_KEY="pixelflow-test",
+        PIXELFLOW_S3_SECRET_KEY="pixelflow-test-secret",
+        PIXELFLOW_FETCH_ALLOW="127.0.0.1,::1,localhost",
+        PIXELFLOW_TASK_MAX_RETRIES="2",
+        PIXELFLOW_DB_POOL_MAX="4",
+    )

@@ -1,0 +1,50 @@
+"""Real images made by the tests: photo-like JPEGs, PNGs with alpha, EXIF orientations."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw
+
+
+def picture(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """A picture with structure in every region: gradients and shapes, so resizes can be compared."""
+    base = Image.merge(
+        "RGB",
+        (
+            Image.linear_gradient("L").resize((width, height)),
+            Image.radial_gradient("L").resize((width, height)),
+            Image.linear_gradient("L").rotate(90).resize((width, height)),
+        ),
+    )
+    draw = ImageDraw.Draw(base)
+    draw.rectangle((0, 0, width // 4, height // 4), fill=(255, 0, 0))  # a red top-left corner
+    draw.ellipse((width // 2, height // 2, width - 1, height - 1), fill=(0, 0, 255))
+    if mode == "RGBA":
+        alpha = Image.linear_gradient("L").resize((width, height))
+        base.putalpha(alpha)
+    return base
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def jpeg(width: int = 1200, height: int = 800, orientation: int = 1, quality: int = 90) -> bytes:
+    image = picture(width, height)
+    exif = Image.Exif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    return encode(image, "JPEG", quality=quality, exif=exif)
+
+
+def png_with_alpha(width: int = 640, height: int = 480) -> bytes:
+    return encode(picture(width, height, "RGBA"), "PNG")
+
+
+def open_image(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image

@@ -1,0 +1,137 @@
+"""The HTTP API against the real PostgreSQL, broker and S3 server (no worker here)."""
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from flask.testing import FlaskClient
+
+from config import Settings
+from tests import images
+from tests.conftest import free_port
+
+
+def upload(client: FlaskClient, data: bytes, content_type: str = "image/jpeg", name: str = "a.jpg") -> str:
+    slot = client.post("/v1/uploads", json={"content_type": content_type, "file_name": name})
+    assert slot.status_code == 201, slot.json
+    body = slot.json
+    assert body is not None
+    response = httpx.put(body["url"], content=data, headers=body["headers"])
+    assert response.status_code == 200
+    return str(body["key"])
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.json
+    body = response.json
+    assert body["code"] == code and body["status"] == status and body["message"]
+    return body  # type: ignore[no-any-return]
+
+
+def test_an_upload_slot_is_a_presigned_put_under_a_server_chosen_key(client: FlaskClient) -> None:
+    response = client.post("/v1/uploads", json={"content_type": "image/png", "file_name": "../../x.png"})
+    assert response.status_code == 201
+    body = response.json
+    assert body["method"] == "PUT"
+    assert body["key"].startswith("uploads/") and body["key"].endswith("/x.png")
+    assert body["headers"] == {"Content-Type": "image/png"}
+    assert "X-Amz-Signature=" in body["url"] and body["expires_at"]
+
+
+def test_a_job_on_an_uploaded_key_is_accepted_and_readable(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(320, 240))
+    response = client.post(
+        "/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "t", "format": "webp", "width": 100}]}
+    )
+    assert response.status_code == 202, response.json
+    job = response.json
+    assert job["status"] == "queued"
+    assert uuid.UUID(job["id"]).version == 7
+    assert job["outputs"] == [
+        {"name": "t", "format": "webp", "width": None, "height": None, "bytes": None, "key": None, "url": None}
+    ]
+    assert job["error"] is None
+    again = client.get(f"/v1/jobs/{job['id']}")
+    assert again.status_code == 200 and again.json["id"] == job["id"]
+
+
+def test_a_key_that_was_never_uploaded_is_refused_before_queueing(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/jobs", json={"source": {"key": "uploads/none/a.jpg"}, "outputs": [{"name": "t", "format": "png"}]}
+    )
+    assert_error(response, 422, "source_not_found")
+
+
+def test_validation_errors_name_the_field(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/jobs",
+        json={"source": {"key": "k"}, "outputs": [{"name": "t", "format": "tiff"}], "extra": 1},
+    )
+    body = assert_error(response, 422, "validation_error")
+    assert "outputs" in body["errors"] and "extra" in body["errors"]
+
+
+def test_too_many_outputs_and_too_large_outputs_are_refused(client: FlaskClient, settings: Settings) -> None:
+    many = [{"name": f"o{i}", "format": "png"} for i in range(settings.max_outputs + 1)]
+    assert_error(client.post("/v1/jobs", json={"source": {"key": "k"}, "outputs": many}), 422, "validation_error")
+    huge = [{"name": "o", "format": "png", "width": settings.max_output_dimension + 1}]
+    assert_error(client.post("/v1/jobs", json={"source": {"key": "k"}, "outputs": huge}), 422, "validation_error")
+
+
+def test_an_unknown_job_is_a_404_in_the_error_shape(client: FlaskClient) -> None:
+    assert_error(client.get(f"/v1/jobs/{uuid.uuid4()}"), 404, "not_found")
+    assert_error(client.get("/v1/jobs/not-an-id"), 404, "not_found")
+
+
+def test_a_body_that_is_not_json_is_an_error_in_the_same_shape(client: FlaskClient) -> None:
+    response = client.post("/v1/jobs", data="{", content_type="application/json")
+    assert response.status_code in (400, 422)
+    assert set(response.json) >= {"code", "status", "message"}
+
+
+def test_jobs_are_listed_newest_first_with_a_cursor(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    spec = {"source": {"key": key}, "outputs": [{"name": "t", "format": "png"}]}
+    ids = [client.post("/v1/jobs", json=spec).json["id"] for _ in range(3)]
+    first = client.get("/v1/jobs?limit=2").json
+    assert [j["id"] for j in first["items"]] == ids[::-1][:2]
+    second = client.get(f"/v1/jobs?limit=2&cursor={first['next_cursor']}").json
+    assert second["items"][0]["id"] == ids[0]
+    assert_error(client.get("/v1/jobs?status=lost"), 422, "validation_error")
+    assert_error(client.get("/v1/jobs?limit=0"), 422, "validation_error")
+
+
+def test_health_and_readiness(client: FlaskClient) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
+
+
+def test_readiness_is_503_and_names_what_is_down(services_up: None, settings: Settings) -> None:
+    from app import create_app
+
+    down = settings.model_copy(update={"s3_endpoint": f"127.0.0.1:{free_port()}"})
+    app = create_app(down)
+    try:
+        response = app.test_client().get("/readyz")
+    finally:
+        app.extensions["pixelflow"].jobs.close()
+    assert response.status_code == 503
+    assert response.json["checks"]["storage"].startswith("storage_unavailable")
+    assert response.json["checks"]["database"] == "ok"
+
+
+def test_the_openapi_document_and_swagger_ui_are_served(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").json
+    assert {"/v1/uploads", "/v1/jobs", "/v1/jobs/{job_id}", "/healthz", "/readyz"} <= set(spec["paths"])
+    error = spec["components"]["schemas"]["Error"]
+    assert error["properties"]["code"]["type"] == "string"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and b"swagger" in docs.data.lower()
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_a_method_that_is_not_allowed_is_a_405_in_the_error_shape(client: FlaskClient, method: str) -> None:
+    assert_error(getattr(client, method)("/v1/jobs"), 405, "method_not_allowed")

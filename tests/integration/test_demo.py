@@ -1,0 +1,56 @@
+"""`make demo` end to end: gunicorn, a celery worker and the S3 server, started and stopped by the script."""
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import RUN_ID, free_port
+from tests.integration.conftest import ROOT
+
+
+@pytest.fixture()
+def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    database = f"pixelflow_demo_{RUN_ID}"
+    queue = f"pixelflow-demo-{RUN_ID}"
+    env = {
+        **os.environ,
+        "PIXELFLOW_RUN_DIR": str(tmp_path / "run"),
+        "PIXELFLOW_API_BIND": f"127.0.0.1:{free_port()}",
+        "PIXELFLOW_S3_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "PIXELFLOW_S3_BUCKET": "pixelflow-demo",
+        "PIXELFLOW_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+        "PIXELFLOW_QUEUE": queue,
+    }
+    yield env
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    from tasks import app as celery
+
+    with celery.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
+        conn.default_channel.exchange_delete(queue)
+
+
+def test_the_demo_pushes_a_sample_through_the_api_and_stops_what_it_started(demo_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(ROOT / "scripts/demo")], env=demo_env, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = re.findall(r"^\s+(\w+)\s+(\w+)\s+(\d+)x(\d+)\s+(\d+) bytes\s+key=(\S+)$", result.stdout, re.MULTILINE)
+    assert [(name, fmt, int(w), int(h)) for name, fmt, w, h, _, _ in lines] == [
+        ("thumb", "webp", 200, 133),
+        ("large", "jpeg", 800, 533),
+        ("square", "png", 300, 300),
+    ]
+    assert all(key.startswith("results/") for *_, key in lines)
+    assert result.stdout.count("url=http://") == 3
+    run_dir = Path(demo_env["PIXELFLOW_RUN_DIR"])
+    for name in ("api", "worker", "s3"):
+        assert f"stopped {name}" in result.stderr
+        assert not (run_dir / f"{name}.pid").exists()

@@ -1,0 +1,74 @@
+"""Jobs in the real PostgreSQL: creation, listing and guarded transitions."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from config import Settings
+from core.ids import new_id
+from core.jobstore import JobStore
+from core.spec import OutputSpec
+
+OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
+
+
+@pytest.fixture(scope="module")
+def jobs(database: str, settings: Settings) -> Iterator[JobStore]:
+    store = JobStore(database, 1, 2, name="pixelflow-test-jobstore")
+    store.open()
+    yield store
+    store.close()
+
+
+def test_a_new_job_is_queued_with_its_outputs_in_order(jobs: JobStore) -> None:
+    job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
+    assert job.status == "queued"
+    assert [o.spec for o in job.outputs] == OUTPUTS
+    assert jobs.get(job.id) == job
+
+
+def test_the_happy_path_moves_through_each_state_once(jobs: JobStore) -> None:
+    job = jobs.create(new_id(), OUTPUTS, source_url="https://example.com/a.jpg")
+    assert jobs.start(job.id) is True
+    assert jobs.start(job.id) is False  # a redelivered fetch changes nothing
+    assert jobs.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}) is True
+    assert jobs.succeed(job.id, {"small": "x", "big": "y"}) is False
+    done = jobs.get(job.id)
+    assert done is not None and done.status == "succeeded"
+    assert [o.key for o in done.outputs] == ["results/a.webp", "results/a.jpg"]
+    assert done.started_at is not None and done.finished_at is not None
+
+
+def test_an_ended_job_cannot_fail_or_start_again(jobs: JobStore) -> None:
+    job = jobs.create(new_id(), OUTPUTS, source_key="k")
+    assert jobs.fail(job.id, "corrupt_image", "bad bytes") is True
+    assert jobs.fail(job.id, "internal_error", "again") is False
+    assert jobs.start(job.id) is False
+    failed = jobs.get(job.id)
+    assert failed is not None
+    assert (failed.status, failed.error_code, failed.error_message) == ("failed", "corrupt_image", "bad bytes")
+
+
+def test_a_queued_job_cannot_succeed_without_being_processed(jobs: JobStore) -> None:
+    job = jobs.create(new_id(), OUTPUTS, source_key="k")
+    assert jobs.succeed(job.id, {}) is False
+
+
+def test_the_list_is_newest_first_filtered_and_paged_by_cursor(jobs: JobStore) -> None:
+    created = [jobs.create(new_id(), OUTPUTS, source_key=f"k{i}") for i in range(5)]
+    for job in created[:2]:
+        jobs.fail(job.id, "corrupt_image", "x")
+    ids = [j.id for j in created]
+    page1 = jobs.list_recent(limit=3)
+    assert [j.id for j in page1] == ids[::-1][:3]
+    page2 = jobs.list_recent(limit=3, before=page1[-1].id)
+    assert [j.id for j in page2][:2] == ids[::-1][3:5]
+    failed = [j.id for j in jobs.list_recent(status="failed", limit=100)]
+    assert ids[0] in failed and ids[1] in failed and ids[4] not in failed
+
+
+def test_a_source_must_be_a_key_or_a_url_never_both(jobs: JobStore) -> None:
+    import psycopg
+
+    with pytest.raises(psycopg.errors.CheckViolation):
+        jobs.create(new_id(), OUTPUTS, source_key="k", source_url="https://example.com/a.jpg")

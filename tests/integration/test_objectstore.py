@@ -1,0 +1,63 @@
+"""The S3 adapter against a real S3 server process over HTTP."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from config import Settings
+from core.errors import StorageUnavailable
+from core.objectstore import S3ObjectStore
+from tests.conftest import free_port
+from tests.integration.conftest import S3Server
+
+
+@pytest.fixture(scope="module")
+def store(s3_server: S3Server, settings: Settings) -> S3ObjectStore:
+    s = S3ObjectStore(settings)
+    s.ensure_bucket()
+    s.ensure_bucket()  # a second start finds the bucket there
+    return s
+
+
+def test_put_head_get_and_a_copy_that_keeps_the_headers(store: S3ObjectStore) -> None:
+    store.put("staging/t1/a.webp", b"RIFF....WEBP", "image/webp", "public, max-age=60")
+    assert store.head("staging/t1/a.webp").size == 12
+    store.copy("staging/t1/a.webp", "results/t1/a.webp")
+    assert store.get("results/t1/a.webp") == b"RIFF....WEBP"
+    response = httpx.get(store.presign_get("results/t1/a.webp", timedelta(minutes=1)))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/webp"
+    assert response.headers["cache-control"] == "public, max-age=60"
+
+
+def test_a_missing_key_is_file_not_found(store: S3ObjectStore) -> None:
+    with pytest.raises(FileNotFoundError, match="nope"):
+        store.head("uploads/nope")
+    with pytest.raises(FileNotFoundError):
+        store.get("uploads/nope")
+
+
+def test_a_presigned_put_accepts_the_bytes_and_a_tampered_one_is_refused(store: S3ObjectStore) -> None:
+    url = store.presign_put("uploads/t2/a.jpg", timedelta(minutes=1))
+    assert httpx.put(url, content=b"jpeg bytes", headers={"Content-Type": "image/jpeg"}).status_code == 200
+    assert store.head("uploads/t2/a.jpg").content_type == "image/jpeg"
+    tampered = url.replace("uploads/t2/a.jpg", "uploads/t2/b.jpg")
+    assert httpx.put(tampered, content=b"other").status_code == 403
+
+
+def test_delete_prefix_removes_only_that_prefix(store: S3ObjectStore) -> None:
+    for key in ("staging/t3/a", "staging/t3/b/c", "staging/t33/a"):
+        store.put(key, b"x", "application/octet-stream")
+    assert store.delete_prefix("staging/t3/") == 2
+    assert store.head("staging/t33/a").size == 1
+    with pytest.raises(FileNotFoundError):
+        store.head("staging/t3/a")
+
+
+def test_storage_down_is_storage_unavailable(settings: Settings) -> None:
+    down = S3ObjectStore(settings.model_copy(update={"s3_endpoint": f"127.0.0.1:{free_port()}"}))
+    with pytest.raises(StorageUnavailable):
+        down.head("uploads/x")
+    with pytest.raises(StorageUnavailable):
+        down.ping()

@@ -1,0 +1,160 @@
+"""Whole jobs: the API, RabbitMQ, real celery workers, PostgreSQL and S3."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from flask.testing import FlaskClient
+
+from tests import images
+from tests.integration.conftest import RecordingServer, Worker, wait_until
+from tests.integration.test_api import upload
+
+
+def run_job(client: FlaskClient, spec: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
+    created = client.post("/v1/jobs", json=spec)
+    assert created.status_code == 202, created.json
+    job_id = created.json["id"]
+
+    def ended() -> dict[str, Any] | None:
+        job = client.get(f"/v1/jobs/{job_id}").json
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    return wait_until(ended, timeout, f"job {job_id} to end", interval=0.2)  # type: ignore[no-any-return]
+
+
+OUTPUTS = [
+    {"name": "thumb", "format": "webp", "width": 200},
+    {"name": "large", "format": "jpeg", "width": 800, "quality": 85},
+    {"name": "square", "format": "png", "width": 300, "height": 300, "fit": "cover"},
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "sizes"),
+    [
+        (images.jpeg(1600, 1200), "image/jpeg", [(200, 150), (800, 600), (300, 300)]),
+        (images.png_with_alpha(1000, 500), "image/png", [(200, 100), (800, 400), (300, 300)]),
+    ],
+    ids=["jpeg", "png-with-alpha"],
+)
+def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
+    client: FlaskClient, worker: Worker, data: bytes, content_type: str, sizes: list[tuple[int, int]]
+) -> None:
+    key = upload(client, data, content_type)
+    job = run_job(client, {"source": {"key": key}, "outputs": OUTPUTS})
+    assert job["status"] == "succeeded", (job["error"], worker.output()[-3000:])
+    assert job["error"] is None and job["finished_at"]
+    expected_modes = {"webp": "RGBA" if content_type == "image/png" else "RGB", "jpeg": "RGB"}
+    for output, size, spec in zip(job["outputs"], sizes, OUTPUTS, strict=True):
+        assert (
+            output["key"]
+            == f"results/{job['id']}/{spec['name']}.{'jpg' if spec['format'] == 'jpeg' else spec['format']}"
+        )
+        response = httpx.get(output["url"])
+        assert response.status_code == 200
+        assert len(response.content) == output["bytes"]
+        image = images.open_image(response.content)
+        assert image.format == spec["format"].upper()
+        assert image.size == size == (output["width"], output["height"])
+        if spec["format"] in expected_modes:
+            assert image.mode == expected_modes[spec["format"]]
+    assert job["source"]["format"] == content_type.split("/")[1]
+
+
+def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, worker: Worker) -> None:
+    store = client.application.extensions["pixelflow"].store
+    key = upload(client, images.jpeg(300, 200))
+    job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "width": 50}]})
+    assert job["status"] == "succeeded"
+    assert store.delete_prefix(f"staging/{job['id']}/") == 0
+    assert store.head(f"results/{job['id']}/a.png").size == job["outputs"][0]["bytes"]
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (images.jpeg(800, 600)[:3000], "corrupt_image"),
+        (b"", "corrupt_image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "unsupported_format"),
+        (b"GIF89a" + bytes(4), "corrupt_image"),
+    ],
+    ids=["truncated-jpeg", "zero-bytes", "svg", "gif-header-only"],
+)
+def test_a_bad_file_ends_failed_with_a_clear_code_and_no_outputs(
+    client: FlaskClient, worker: Worker, data: bytes, code: str
+) -> None:
+    key = upload(client, data)
+    job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "jpeg", "width": 100}]})
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == code and job["error"]["message"]
+    assert job["outputs"][0]["key"] is None and job["outputs"][0]["url"] is None
+
+
+def test_a_url_source_is_fetched_by_the_worker_and_the_webhook_gets_the_job(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    http_peer.routes["/photo.jpg"] = (200, {"Content-Type": "image/jpeg"}, images.jpeg(640, 480))
+    http_peer.routes["/moved"] = (302, {"Location": "/photo.jpg"}, b"")
+    job = run_job(
+        client,
+        {
+            "source": {"url": f"{http_peer.url}/moved"},
+            "outputs": [{"name": "a", "format": "webp", "width": 320}],
+            "webhook_url": f"{http_peer.url}/hook",
+        },
+    )
+    assert job["status"] == "succeeded", job["error"]
+    assert job["source"] == {
+        "url": f"{http_peer.url}/moved",
+        "format": "jpeg",
+        "width": 640,
+        "height": 480,
+        "bytes": len(http_peer.routes["/photo.jpg"][2]),
+    }
+    hooks = wait_until(lambda: [r for r in http_peer.requests if r[0] == "POST"], 20, "the webhook")
+    _, path, headers, body = hooks[0]
+    assert path == "/hook" and headers["Content-Type"] == "application/json"
+    sent = json.loads(body)
+    assert sent["id"] == job["id"] and sent["status"] == "succeeded"
+    assert sent["outputs"][0]["width"] == 320 and sent["outputs"][0]["url"]
+
+
+def test_a_source_url_that_is_missing_fails_the_job_and_the_webhook_is_told(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    job = run_job(
+        client,
+        {
+            "source": {"url": f"{http_peer.url}/gone.jpg"},
+            "outputs": [{"name": "a", "format": "png"}],
+            "webhook_url": f"{http_peer.url}/hook",
+        },
+    )
+    assert job["status"] == "failed" and job["error"]["code"] == "source_not_found"
+    hooks = wait_until(lambda: [r for r in http_peer.requests if r[0] == "POST"], 20, "the webhook")
+    assert json.loads(hooks[0][3])["error"]["code"] == "source_not_found"
+
+
+def test_a_source_on_a_forbidden_address_fails_with_source_forbidden(client: FlaskClient, worker: Worker) -> None:
+    job = run_job(
+        client,
+        {"source": {"url": "http://169.254.169.254/latest/meta-data"}, "outputs": [{"name": "a", "format": "png"}]},
+    )
+    assert job["status"] == "failed" and job["error"]["code"] == "source_forbidden"
+
+
+def test_a_source_that_keeps_failing_is_retried_then_fails_with_the_cause(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    http_peer.routes["/flaky.jpg"] = (503, {}, b"")
+    job = run_job(
+        client,
+        {"source": {"url": f"{http_peer.url}/flaky.jpg"}, "outputs": [{"name": "a", "format": "png"}]},
+        timeout=90,
+    )
+    assert job["status"] == "failed" and job["error"]["code"] == "source_unavailable"
+    assert "gave up after 2 retries" in job["error"]["message"]
+    attempts = [r for r in http_peer.requests if r[1] == "/flaky.jpg"]
+    assert len(attempts) == 3  # the first try and PIXELFLOW_TASK_MAX_RETRIES=2 retries

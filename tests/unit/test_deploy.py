@@ -1,0 +1,78 @@
+"""compose.yaml and the Containerfile, checked statically (no Docker engine here)."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import compose
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = Path(compose.__file__).parent / "docker-compose"
+
+
+def compose_config() -> dict:  # type: ignore[type-arg]
+    result = subprocess.run(
+        [str(COMPOSE), "-f", str(ROOT / "compose.yaml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_compose_validates_and_runs_every_part_of_the_service() -> None:
+    services = compose_config()["services"]
+    assert {"rabbitmq", "postgres", "redis", "minio", "minio-bucket", "migrate", "api", "worker"} <= set(services)
+    assert "management" in services["rabbitmq"]["image"]
+    assert services["minio"]["image"].startswith("minio/minio")
+
+
+def test_api_worker_and_migrations_are_one_image_with_different_commands() -> None:
+    services = compose_config()["services"]
+    roles = {name: services[name] for name in ("api", "worker", "migrate")}
+    assert {s["image"] for s in roles.values()} == {"pixelflow:latest"}
+    assert {s["build"]["dockerfile"] for s in roles.values()} == {"Containerfile"}
+    assert [roles[n]["command"][0] for n in ("api", "worker", "migrate")] == ["api", "worker", "migrate"]
+    assert roles["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    env = roles["worker"]["environment"]
+    assert env["PIXELFLOW_S3_ENDPOINT"] == "minio:9000" and "rabbitmq" in env["PIXELFLOW_BROKER_URL"]
+
+
+def test_a_broken_compose_file_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  api:\n    depends_on: [nowhere]\n    image: x\n")
+    result = subprocess.run([str(COMPOSE), "-f", str(broken), "config", "--quiet"], capture_output=True, check=False)
+    assert result.returncode != 0
+
+
+def test_the_image_runs_as_a_non_root_user_with_a_role_as_its_command() -> None:
+    text = (ROOT / "Containerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert 'ENTRYPOINT ["/app/scripts/container-entrypoint"]' in text
+    entrypoint = (ROOT / "scripts/container-entrypoint").read_text()
+    for role in ("api)", "worker)", "migrate)"):
+        assert role in entrypoint
+    # Every package directory the processes import is copied into the image.
+    for package in ("app", "tasks", "core", "config"):
+        assert f"COPY {package}/ {package}/" in text
+
+
+def test_the_image_builds_pillow_simd_before_anything_that_could_pull_stock_pillow() -> None:
+    text = (ROOT / "Containerfile").read_text()
+    assert text.index("--no-binary pillow-simd") < text.index("-r /tmp/requirements.txt")
+    assert "! pip show pillow" in text
+
+
+def test_requirements_are_pinned() -> None:
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if line:
+                assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==[\w.]+$", line), f"{name}: {line!r} is not pinned"
+
+
+def test_the_container_entrypoint_is_valid_shell() -> None:
+    subprocess.run(["sh", "-n", str(ROOT / "scripts/container-entrypoint")], check=True)
