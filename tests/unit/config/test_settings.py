@@ -3,7 +3,7 @@ import pytest
 from config.settings import Settings, SettingsError, load_settings
 
 
-def test_defaults_work_against_the_machines_services(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_point_at_the_local_services(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(__import__("os").environ):
         if name.startswith("PIXELFLOW_"):
             monkeypatch.delenv(name)
