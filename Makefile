@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run stop test lint compose-check clean
+.PHONY: help install demo run stop test lint bench compose-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test: $(STAMP) ## Run the whole test suite against the real services
 
 lint: $(STAMP) ## ruff and mypy
 	scripts/lint
+
+bench: $(STAMP) ## Measure engine, pipeline, API and memory side by side (BENCH_ARGS=--long for the long run)
+	scripts/bench $(BENCH_ARGS)
 
 compose-check: $(STAMP) ## Validate compose.yaml with the compose binary
 	scripts/compose-check

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     fetch_allow: Annotated[list[str], NoDecode] = []
 
     # Workers.
+    task_events: bool = False
     task_max_retries: Annotated[int, Field(ge=0)] = 5
     task_soft_time_limit: Seconds = 120
     task_time_limit: Seconds = 150

@@ -16,6 +16,7 @@ from typing import Protocol
 import urllib3
 from minio import Minio
 from minio.commonconfig import CopySource
+from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
 from config import Settings
@@ -35,9 +36,10 @@ class ObjectStore(Protocol):
     def ensure_bucket(self) -> None: ...
     def ping(self) -> None: ...
     def head(self, key: str) -> ObjectInfo: ...
-    def get(self, key: str) -> bytes: ...
+    def get(self, key: str, length: int | None = None) -> bytes: ...
     def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None: ...
     def copy(self, source_key: str, key: str) -> None: ...
+    def delete(self, keys: list[str]) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
     def presign_put(self, key: str, ttl: timedelta) -> str: ...
     def presign_get(self, key: str, ttl: timedelta) -> str: ...
@@ -88,9 +90,10 @@ class S3ObjectStore:
             stat = self.client.stat_object(self.bucket, key)
         return ObjectInfo(key=key, size=stat.size or 0, content_type=stat.content_type or "")
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, length: int | None = None) -> bytes:
+        """The object's bytes, or only its first ``length`` bytes (a ranged GET)."""
         with self._translated(key):
-            response = self.client.get_object(self.bucket, key)
+            response = self.client.get_object(self.bucket, key, length=length or 0)
             try:
                 return response.read()
             finally:
@@ -114,11 +117,17 @@ class S3ObjectStore:
         with self._translated(source_key):
             self.client.copy_object(self.bucket, key, CopySource(self.bucket, source_key))
 
+    def delete(self, keys: list[str]) -> None:
+        """Delete these keys in one request (missing keys are not an error)."""
+        with self._translated():
+            errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
+        if errors:
+            raise StorageUnavailable(f"could not delete {len(errors)} objects: {errors[0].message}")
+
     def delete_prefix(self, prefix: str) -> int:
         with self._translated(prefix):
             keys = [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
-            for key in keys:
-                self.client.remove_object(self.bucket, key)
+        self.delete([k for k in keys if k])
         return len(keys)
 
     def presign_put(self, key: str, ttl: timedelta) -> str:

@@ -50,5 +50,7 @@ worker_max_memory_per_child = _settings.worker_max_memory_per_child_kb
 task_soft_time_limit = _settings.task_soft_time_limit
 task_time_limit = _settings.task_time_limit
 worker_hijack_root_logger = False
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events (for Flower) cost three extra broker messages per task; off
+# unless asked for (PIXELFLOW_TASK_EVENTS, or `celery control enable_events`).
+worker_send_task_events = _settings.task_events
+task_send_sent_event = _settings.task_events

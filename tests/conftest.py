@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 
 import pytest
 
+from scripts.stack import free_port
+
 RUN_ID = secrets.token_hex(4)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pytest_configure(config: pytest.Config) -> None:

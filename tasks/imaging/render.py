@@ -85,11 +85,8 @@ def _render_one(image: Image.Image, spec: OutputSpec, geometry: Plan) -> Rendere
 def _resize(image: Image.Image, geometry: Plan) -> Image.Image:
     if geometry.size == image.size and geometry.box == (0, 0, *image.size):
         return image
-    # Resample in premultiplied alpha so transparent pixels do not bleed colour.
-    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode)
-    source = image.convert(premultiplied) if premultiplied else image
-    resized = source.resize(geometry.size, Image.Resampling.LANCZOS, box=geometry.box)
-    return resized.convert(image.mode) if premultiplied else resized
+    # Pillow resamples RGBA and LA in premultiplied alpha, so transparent pixels do not bleed colour.
+    return image.resize(geometry.size, Image.Resampling.LANCZOS, box=geometry.box)
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -20,8 +20,8 @@ def source_key(job: Job) -> str:
     return job.source_key or staged_source_key(job.id)
 
 
-def read_source(svc: Services, job: Job) -> bytes:
+def read_source(svc: Services, job: Job, length: int | None = None) -> bytes:
     try:
-        return svc.store.get(source_key(job))
+        return svc.store.get(source_key(job), length)
     except FileNotFoundError:
         raise SourceNotFound(f"the source {source_key(job)!r} is no longer in storage") from None

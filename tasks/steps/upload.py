@@ -10,7 +10,7 @@ import logging
 import uuid
 
 from core.errors import StorageUnavailable
-from core.spec import result_key, staging_prefix
+from core.spec import result_key, staged_source_key
 from tasks.services import Services
 from tasks.steps.common import processing_job
 
@@ -31,8 +31,11 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
         keys[output.spec.name] = result_key(job_id, output.spec)
         svc.store.copy(output.staged_key, keys[output.spec.name])
     if svc.jobs.succeed(job_id, keys):
+        staged = [o.staged_key for o in job.outputs if o.staged_key]
+        if job.source_url:
+            staged.append(staged_source_key(job_id))
         try:
-            svc.store.delete_prefix(staging_prefix(job_id))
+            svc.store.delete(staged)
         except StorageUnavailable as exc:
             log.warning("staging of job %s not removed: %s", job_id, exc.message)
     return True

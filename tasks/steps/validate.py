@@ -1,18 +1,35 @@
-"""validate: sniff the real format from the bytes and apply the limits."""
+"""validate: sniff the real format from the bytes and apply the limits.
+
+JPEG and PNG headers sit at the start of the file: only the first
+HEADER_BYTES are read. GIF and WebP frame counts need the whole file, and so
+does a header that does not fit in the prefix.
+"""
 
 from __future__ import annotations
 
 import uuid
 
-from tasks.imaging.probe import probe
+from core.errors import CorruptImage
+from tasks.imaging.probe import probe, sniff
 from tasks.services import Services
 from tasks.steps.common import processing_job, read_source
+
+HEADER_BYTES = 256 * 1024
 
 
 def validate(svc: Services, job_id: uuid.UUID) -> bool:
     job = processing_job(svc, job_id)
     if job is None:
         return False
-    info = probe(read_source(svc, job), svc.settings.max_source_pixels)
+    limit = svc.settings.max_source_pixels
+    whole = job.source_bytes is not None and job.source_bytes <= HEADER_BYTES
+    data = read_source(svc, job, None if whole else HEADER_BYTES)
+    if not whole and sniff(data) in ("jpeg", "png"):
+        try:
+            info = probe(data, limit)
+        except CorruptImage:
+            info = probe(read_source(svc, job), limit)
+    else:
+        info = probe(data if whole else read_source(svc, job), limit)
     svc.jobs.set_source_info(job_id, info.format, info.width, info.height)
     return True

@@ -10,14 +10,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,19 +27,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings, get_settings
 from core.migrations import upgrade
+from scripts.stack import ROOT, S3Server, Worker, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+__all__ = ["ROOT", "S3Server", "Worker", "wait_until"]
 
 
 @pytest.fixture(scope="session")
@@ -66,63 +51,17 @@ def database(settings: Settings) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-class S3Server:
-    """A nanio process: a real S3 API over HTTP that checks SigV4 signatures."""
-
-    def __init__(self, settings: Settings, data_dir: Path) -> None:
-        self.settings = settings
-        self.data_dir = data_dir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        host, port = self.settings.s3_endpoint.rsplit(":", 1)
-        env = {
-            **os.environ,
-            "NANIO_ACCESS_KEY": self.settings.s3_access_key,
-            "NANIO_SECRET_KEY": self.settings.s3_secret_key,
-        }
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "nanio"),
-                "serve",
-                "--data-dir",
-                str(self.data_dir),
-                "--host",
-                host,
-                "--port",
-                port,
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
-        import socket
-
-        def listening() -> bool:
-            try:
-                socket.create_connection((host, int(port)), timeout=0.5).close()
-                return True
-            except OSError:
-                return False
-
-        wait_until(listening, 20, "the S3 server to listen")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
 @pytest.fixture(scope="session")
 def s3_server(settings: Settings) -> Iterator[S3Server]:
     data_dir = Path(tempfile.mkdtemp(prefix="pixelflow-s3-"))
-    server = S3Server(settings, data_dir)
+    server = S3Server(
+        settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, data_dir, data_dir.with_suffix(".log")
+    )
     server.start()
     yield server
     server.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.with_suffix(".log").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
@@ -154,59 +93,6 @@ def app(services_up: None, settings: Settings) -> Iterator[Flask]:
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-class Worker:
-    """A real ``celery -A tasks worker`` process with this run's settings."""
-
-    def __init__(self, name: str, log_path: Path, concurrency: int = 2) -> None:
-        self.name = name
-        self.log_path = log_path
-        self.concurrency = concurrency
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={self.concurrency}",
-                "-n",
-                f"{self.name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(
-            lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
-            60,
-            f"worker {self.name} to be ready",
-        )
-        assert self.process.poll() is None, self.log_path.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session")

@@ -61,3 +61,18 @@ def test_storage_down_is_storage_unavailable(settings: Settings) -> None:
         down.head("uploads/x")
     with pytest.raises(StorageUnavailable):
         down.ping()
+
+
+def test_a_ranged_get_reads_only_the_first_bytes(store: S3ObjectStore) -> None:
+    store.put("staging/t4/source", bytes(range(256)) * 4, "application/octet-stream")
+    assert store.get("staging/t4/source", 10) == bytes(range(10))
+    assert len(store.get("staging/t4/source")) == 1024
+
+
+def test_delete_takes_many_keys_at_once_and_ignores_missing_ones(store: S3ObjectStore) -> None:
+    for key in ("staging/t5/a", "staging/t5/b"):
+        store.put(key, b"x", "application/octet-stream")
+    store.delete(["staging/t5/a", "staging/t5/b", "staging/t5/never"])
+    for key in ("staging/t5/a", "staging/t5/b"):
+        with pytest.raises(FileNotFoundError):
+            store.head(key)

@@ -158,3 +158,22 @@ def test_a_source_that_keeps_failing_is_retried_then_fails_with_the_cause(
     assert "gave up after 2 retries" in job["error"]["message"]
     attempts = [r for r in http_peer.requests if r[1] == "/flaky.jpg"]
     assert len(attempts) == 3  # the first try and PIXELFLOW_TASK_MAX_RETRIES=2 retries
+
+
+def test_a_jpeg_whose_header_lies_past_the_first_read_still_validates(client: FlaskClient, worker: Worker) -> None:
+    # 400 KB of ICC data in APP2 segments before the frame header: the prefix read cannot see the size.
+    data = images.encode(images.picture(640, 480), "JPEG", quality=90, icc_profile=bytes(400_000))
+    key = upload(client, data)
+    job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "webp", "width": 64}]})
+    assert job["status"] == "succeeded", job["error"]
+    assert (job["source"]["width"], job["source"]["height"]) == (640, 480)
+
+
+def test_a_large_gif_is_read_whole_for_its_frames(client: FlaskClient, worker: Worker) -> None:
+    frames = [images.picture(600, 400).rotate(i * 30).convert("P") for i in range(6)]
+    data = images.encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    assert len(data) > 256 * 1024
+    key = upload(client, data, "image/gif", "a.gif")
+    job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "width": 60}]})
+    assert job["status"] == "succeeded", job["error"]
+    assert job["source"]["format"] == "gif"

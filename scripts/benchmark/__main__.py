@@ -1,0 +1,161 @@
+"""`make bench` (python -m scripts.benchmark [--long]): one run, every figure side by side.
+
+1. corpus   photo-like JPEGs (12 MP, 2 MP) and PNGs with alpha (2 MP)
+2. engine   the standard job on one core: stock Pillow, Pillow-SIMD, libvips, PixelFlow's transform
+3. pipeline the corpus through the whole service, as many workers as cores
+4. api      job creation under load (hey), fixed rate and saturation
+5. memory   worker RSS over many jobs; peak for one 50 MP source
+Writes .cache/bench/results/bench.json and bench.md and prints the markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scripts.benchmark import apiload, corpus, memory, pipeline, report
+from scripts.benchmark.stack import BenchStack
+from scripts.stack import ROOT
+
+CACHE = ROOT / ".cache" / "bench"
+ENGINE = ROOT / "scripts" / "benchmark" / "engine.py"
+# (label, interpreter, variant): stock Pillow and libvips live in .venv-bench,
+# Pillow-SIMD in the project's virtualenv.
+VARIANTS = [
+    ("Pillow", ROOT / ".venv-bench/bin/python", "pillow"),
+    ("Pillow + draft", ROOT / ".venv-bench/bin/python", "pillow+draft"),
+    ("Pillow-SIMD", Path(sys.executable), "pillow"),
+    ("Pillow-SIMD + draft", Path(sys.executable), "pillow+draft"),
+    ("libvips", ROOT / ".venv-bench/bin/python", "vips"),
+    ("libvips + shrink-on-load", ROOT / ".venv-bench/bin/python", "vips+shrink-on-load"),
+    ("PixelFlow transform (Pillow-SIMD)", Path(sys.executable), "pixelflow-transform"),
+]
+
+
+def engine(groups: list[Path], passes: int) -> list[dict[str, Any]]:
+    results = []
+    for label, python, variant in VARIANTS:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "VIPS_CONCURRENCY": "1", "OMP_NUM_THREADS": "1"}
+        out = subprocess.run(
+            ["taskset", "-c", "0", str(python), str(ENGINE), variant, str(passes), *map(str, groups)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout
+        for line in out.splitlines():
+            results.append({"label": label, **json.loads(line)})
+        print(f"engine: {label} done", file=sys.stderr, flush=True)
+    return results
+
+
+def engine_all_cores(groups: list[Path], passes: int) -> dict[str, dict[str, float]]:
+    """Pillow-SIMD + draft on every core at once, one process per core: the capacity the pipeline has."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cores = os.cpu_count() or 1
+    processes = [
+        subprocess.Popen(
+            ["taskset", "-c", str(core), sys.executable, str(ENGINE), "pillow+draft", str(passes), *map(str, groups)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for core in range(cores)
+    ]
+    per_group: dict[str, list[dict[str, Any]]] = {}
+    for process in processes:
+        out, _ = process.communicate()
+        if process.returncode:
+            raise RuntimeError("an engine process failed")
+        for line in out.splitlines():
+            row = json.loads(line)
+            per_group.setdefault(row["group"], []).append(row)
+    return {
+        group: {
+            "cores": len(rows),
+            "images_per_s": round(sum(r["images_per_s_per_core"] for r in rows), 2),
+            "ms_median": round(max(r["ms_median"] for r in rows), 2),
+        }
+        for group, rows in per_group.items()
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--long", action="store_true", help="more passes and jobs; 5,000 jobs for the memory run")
+    parser.add_argument("--skip", action="append", default=[], choices=["engine", "pipeline", "api", "memory"])
+    args = parser.parse_args()
+    started = time.monotonic()
+    sources = corpus.build(CACHE)
+    groups = sorted({s.path.parent for s in sources})
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "long": args.long,
+        "corpus": report.describe_corpus(sources),
+    }
+    if "engine" not in args.skip:
+        results["engine"] = engine(groups, passes=9 if args.long else 5)
+        results["engine_all_cores"] = engine_all_cores(groups, passes=9 if args.long else 5)
+    stack = BenchStack(CACHE / "run")
+    stack.start()
+    try:
+        keys = pipeline.upload(stack, sources)
+        if "pipeline" not in args.skip:
+            counts = {"jpeg-12mp": 40, "jpeg-2mp": 80, "png-2mp-alpha": 30}
+            if args.long:
+                counts = {g: n * 4 for g, n in counts.items()}
+            results["pipeline"] = pipeline.measure(stack, keys, counts)
+            print("pipeline: done", file=sys.stderr, flush=True)
+        if "api" not in args.skip:
+            results["api"] = apiload.measure(
+                stack, keys["jpeg-2mp"][0], seconds=30 if args.long else 10, fixed_rate=500
+            )
+            print("api: done", file=sys.stderr, flush=True)
+        if "memory" not in args.skip:
+            total = 5000 if args.long else 600
+            results["memory"] = {
+                "rss": memory.rss_over_jobs(stack, keys, total, batch=100),
+                "peak_50mp": memory.peak_50mp(CACHE),
+            }
+            print("memory: done", file=sys.stderr, flush=True)
+    finally:
+        stack.stop()
+    results["seconds"] = round(time.monotonic() - started)
+    out_dir = CACHE / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    markdown = report.markdown(results)
+    (out_dir / "bench.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The standard job on one engine variant, on one core: decode, orient, 800 px
+and 200 px wide, each as JPEG q85 and WebP q80.
+
+Runs as its own process (`python engine.py VARIANT DIR...`) so that stock
+Pillow, Pillow-SIMD and pyvips each load in their own interpreter; prints
+one JSON object per corpus group. Needs only the engine it measures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+WIDTHS = (800, 200)
+JPEG_Q, WEBP_Q = 85, 80
+_TRANSPOSED = {5, 6, 7, 8}
+
+
+def pillow_job(draft: bool) -> Callable[[bytes], int]:
+    from PIL import Image, ImageOps
+
+    def job(data: bytes) -> int:
+        image = Image.open(io.BytesIO(data))
+        orientation = image.getexif().get(0x0112, 1)
+        if draft and image.format == "JPEG":
+            width = image.height if orientation in _TRANSPOSED else image.width
+            scale = max(WIDTHS) / width
+            image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+        image = ImageOps.exif_transpose(image)
+        produced = 0
+        for width in WIDTHS:
+            resized = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+            flat = resized
+            if resized.mode == "RGBA":
+                flat = Image.new("RGB", resized.size, (255, 255, 255))
+                flat.paste(resized, mask=resized.getchannel("A"))
+            for fmt, target, quality in (("JPEG", flat, JPEG_Q), ("WEBP", resized, WEBP_Q)):
+                out = io.BytesIO()
+                target.save(out, fmt, quality=quality)
+                produced += out.tell()
+        return produced
+
+    return job
+
+
+def vips_job(shrink_on_load: bool) -> Callable[[bytes], int]:
+    import pyvips
+
+    pyvips.cache_set_max(0)
+    unbounded = 10_000_000
+
+    def encode(image: pyvips.Image) -> int:
+        flat = image.flatten(background=[255, 255, 255]) if image.hasalpha() else image
+        return len(flat.jpegsave_buffer(Q=JPEG_Q)) + len(image.webpsave_buffer(Q=WEBP_Q))
+
+    def job(data: bytes) -> int:
+        if shrink_on_load:
+            large = pyvips.Image.thumbnail_buffer(data, WIDTHS[0], height=unbounded, size="down").copy_memory()
+            small = large.thumbnail_image(WIDTHS[1], height=unbounded)
+            return encode(large) + encode(small)
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential").autorot()
+        image = image.copy_memory()
+        return sum(encode(image.resize(width / image.width, kernel="lanczos3")) for width in WIDTHS)
+
+    return job
+
+
+def pixelflow_job() -> Callable[[bytes], int]:
+    from core.spec import OutputSpec
+    from tasks.imaging.probe import probe
+    from tasks.imaging.render import render
+
+    specs = [OutputSpec(f"{fmt}{w}", fmt, width=w) for w in WIDTHS for fmt in ("jpeg", "webp")]
+
+    def job(data: bytes) -> int:
+        return sum(len(r.data) for r in render(data, probe(data, 100_000_000), specs))
+
+    return job
+
+
+VARIANTS: dict[str, Callable[[], Callable[[bytes], int]]] = {
+    "pillow": lambda: pillow_job(draft=False),
+    "pillow+draft": lambda: pillow_job(draft=True),
+    "vips": lambda: vips_job(shrink_on_load=False),
+    "vips+shrink-on-load": lambda: vips_job(shrink_on_load=True),
+    "pixelflow-transform": pixelflow_job,
+}
+
+
+def engine_name() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        import PIL
+
+        try:
+            return f"Pillow-SIMD {version('pillow-simd')}"
+        except PackageNotFoundError:
+            return f"Pillow {PIL.__version__}"
+    except ImportError:
+        return ""
+
+
+def measure(variant: str, group_dir: Path, passes: int) -> dict[str, object]:
+    job = VARIANTS[variant]()
+    sources = [p.read_bytes() for p in sorted(group_dir.iterdir())]
+    job(sources[0])  # warm-up: imports, codec set-up
+    per_source = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        for data in sources:
+            job(data)
+        per_source.append((time.perf_counter() - start) * 1000 / len(sources))
+    median = statistics.median(per_source)
+    if variant.startswith("vips"):
+        import pyvips
+
+        engine = f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+    else:
+        engine = engine_name()
+    return {
+        "variant": variant,
+        "engine": engine,
+        "group": group_dir.name,
+        "sources": len(sources),
+        "passes": passes,
+        "ms_median": round(median, 2),
+        "ms_min": round(min(per_source), 2),
+        "ms_max": round(max(per_source), 2),
+        "images_per_s_per_core": round(1000 / median, 2),
+    }
+
+
+if __name__ == "__main__":
+    variant, passes, *dirs = sys.argv[1:]
+    for d in dirs:
+        print(json.dumps(measure(variant, Path(d), int(passes))), flush=True)

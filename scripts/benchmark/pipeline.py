@@ -1,0 +1,93 @@
+"""The corpus through the whole service: API → RabbitMQ → worker → S3 → PostgreSQL.
+
+For each group: a burst of jobs (throughput: jobs / (last finish − first
+creation)), then jobs at a fixed rate of half that throughput (latency
+without a standing queue). Latency is the job's own finished_at −
+created_at, as PostgreSQL recorded them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from scripts.benchmark import corpus, cpu
+from scripts.benchmark.stack import BenchStack
+
+OUTPUTS = [
+    {"name": f"{fmt}{width}", "format": fmt, "width": width, "quality": quality}
+    for width in (800, 200)
+    for fmt, quality in (("jpeg", 85), ("webp", 80))
+]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def upload(stack: BenchStack, sources: list[corpus.Source]) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    for source in sources:
+        key = f"uploads/bench/{source.group}/{source.path.name}"
+        stack.store.put(key, source.data, source.content_type)
+        keys.setdefault(source.group, []).append(key)
+    return keys
+
+
+def latencies(rows: list[dict[str, Any]]) -> list[float]:
+    return [(r["finished_at"] - r["created_at"]).total_seconds() * 1000 for r in rows]
+
+
+def burst(stack: BenchStack, keys: list[str], count: int) -> dict[str, Any]:
+    bodies = [{"source": {"key": keys[i % len(keys)]}, "outputs": OUTPUTS} for i in range(count)]
+    before = cpu.snapshot()
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(stack.submit, bodies))
+    rows = stack.wait(ids, timeout=60 + count * 2)
+    cpu_seconds = cpu.spent(before, cpu.snapshot())
+    failed = [r for r in rows if r["status"] != "succeeded"]
+    span = (max(r["finished_at"] for r in rows) - min(r["created_at"] for r in rows)).total_seconds()
+    lat = latencies(rows)
+    return {
+        "jobs": count,
+        "failed": len(failed),
+        "seconds": round(span, 2),
+        "jobs_per_s": round(count / span, 2),
+        "latency_p50_ms": round(percentile(lat, 50)),
+        "latency_p99_ms": round(percentile(lat, 99)),
+        "errors": sorted({r["error_code"] for r in failed}),
+        "cpu_ms_per_job": {role: round(s * 1000 / count, 1) for role, s in cpu_seconds.items()},
+    }
+
+
+def paced(stack: BenchStack, keys: list[str], count: int, rate: float) -> dict[str, Any]:
+    ids = []
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        ids.append(stack.submit({"source": {"key": keys[i % len(keys)]}, "outputs": OUTPUTS}))
+    rows = stack.wait(ids, timeout=60 + count * 2)
+    lat = latencies(rows)
+    return {
+        "rate_per_s": round(rate, 2),
+        "jobs": count,
+        "failed": sum(r["status"] != "succeeded" for r in rows),
+        "latency_p50_ms": round(statistics.median(lat)),
+        "latency_p95_ms": round(percentile(lat, 95)),
+        "latency_p99_ms": round(percentile(lat, 99)),
+    }
+
+
+def measure(stack: BenchStack, keys: dict[str, list[str]], counts: dict[str, int]) -> list[dict[str, Any]]:
+    results = []
+    for group, count in counts.items():
+        burst(stack, keys[group], stack.workers * 2)  # warm-up: worker children, pools, caches
+        throughput = burst(stack, keys[group], count)
+        latency = paced(stack, keys[group], max(10, count // 2), throughput["jobs_per_s"] / 2)
+        results.append({"group": group, "workers": stack.workers, "burst": throughput, "paced": latency})
+    return results

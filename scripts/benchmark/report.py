@@ -1,0 +1,155 @@
+"""The benchmark's markdown: tables and the ratios the targets are stated in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from scripts.benchmark.corpus import Source
+
+RAW = "Pillow-SIMD + draft"
+OURS = "PixelFlow transform (Pillow-SIMD)"
+
+
+def describe_corpus(sources: list[Source]) -> dict[str, Any]:
+    groups: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        g = groups.setdefault(s.group, {"files": 0, "bytes": 0})
+        g["files"] += 1
+        g["bytes"] += s.path.stat().st_size
+        g["size"] = "x".join(map(str, Image.open(s.path).size))
+    return groups
+
+
+def engine_table(rows: list[dict[str, Any]]) -> list[str]:
+    groups = sorted({r["group"] for r in rows}, key=["jpeg-12mp", "jpeg-2mp", "png-2mp-alpha"].index)
+    by = {(r["label"], r["group"]): r for r in rows}
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    lines = [
+        "| engine variant (one core) | " + " | ".join(f"{g}: ms/source (min–max), img/s" for g in groups) + " |",
+        "|---|" + "---|" * len(groups),
+    ]
+    for label in labels:
+        cells = []
+        for g in groups:
+            r = by.get((label, g))
+            cells.append(
+                f"{r['ms_median']:.1f} ({r['ms_min']:.1f}–{r['ms_max']:.1f}), {r['images_per_s_per_core']:.1f}"
+                if r
+                else "–"
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| group | fastest variant | PixelFlow transform ÷ fastest (target ≤ 1.10) |")
+    lines.append("|---|---|---|")
+    for g in groups:
+        candidates = [r for r in rows if r["group"] == g and r["label"] != OURS]
+        fastest = min(candidates, key=lambda r: r["ms_median"])
+        ours = by[(OURS, g)]
+        lines.append(
+            f"| {g} | {fastest['label']} ({fastest['ms_median']:.1f} ms) | "
+            f"{ours['ms_median'] / fastest['ms_median']:.2f} |"
+        )
+    return lines
+
+
+def pipeline_table(rows: list[dict[str, Any]], all_cores: dict[str, dict[str, float]]) -> list[str]:
+    targets = {"jpeg-12mp": 0.90, "jpeg-2mp": 0.80}
+    lines = [
+        f"| group | workers | jobs (burst) | jobs/s | {RAW} on all cores at once, img/s | pipeline ÷ engine "
+        "(target) | paced rate/s | p50 ms | p95 ms | p99 ms | failed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        b, p = r["burst"], r["paced"]
+        capacity = all_cores.get(r["group"], {}).get("images_per_s", 0)
+        ratio = f"{b['jobs_per_s'] / capacity:.2f}" if capacity else "–"
+        target = f" (≥ {targets[r['group']]:.2f})" if r["group"] in targets else ""
+        lines.append(
+            f"| {r['group']} | {r['workers']} | {b['jobs']} | {b['jobs_per_s']:.1f} | {capacity:.1f} | "
+            f"{ratio}{target} | {p['rate_per_s']:.1f} | {p['latency_p50_ms']} | {p['latency_p95_ms']} | "
+            f"{p['latency_p99_ms']} | {b['failed'] + p['failed']} |"
+        )
+    roles = ["worker", "api", "s3", "postgresql", "rabbitmq", "bench client"]
+    lines += [
+        "",
+        "CPU per job in the burst, by process (ms; from /proc), beside the raw engine's ms per image "
+        "with all cores busy:",
+        "",
+        "| group | " + " | ".join(roles) + " | all | raw engine | worker ÷ raw engine |",
+        "|---|" + "---|" * (len(roles) + 3),
+    ]
+    for r in rows:
+        spent = r["burst"].get("cpu_ms_per_job", {})
+        raw_ms = all_cores.get(r["group"], {}).get("ms_median", 0)
+        ratio = f"{spent.get('worker', 0) / raw_ms:.2f}" if raw_ms else "–"
+        lines.append(
+            f"| {r['group']} | "
+            + " | ".join(f"{spent.get(role, 0):.1f}" for role in roles)
+            + f" | {sum(spent.values()):.1f} | {raw_ms:.1f} | {ratio} |"
+        )
+    return lines
+
+
+def api_table(api: dict[str, Any]) -> list[str]:
+    lines = ["| load | concurrency | requests/s | p50 ms | p99 ms | responses |", "|---|---|---|---|---|---|"]
+    for name, r in (
+        ("fixed rate " + str(api["fixed_rate"].get("target_rate_per_s")) + "/s", api["fixed_rate"]),
+        ("saturation", api["saturation"]),
+    ):
+        codes = ", ".join(f"{c}: {n}" for c, n in sorted(r["status_codes"].items()))
+        lines.append(
+            f"| {name} | {r['concurrency']} | {r['requests_per_s']:.0f} | {r['p50_ms']} | {r['p99_ms']} | {codes} |"
+        )
+    spent = api["saturation"].get("cpu_ms_per_request", {})
+    lines += [
+        "",
+        "CPU per request at saturation, by process (ms): "
+        + ", ".join(f"{role} {ms:.2f}" for role, ms in spent.items())
+        + ".",
+    ]
+    return lines
+
+
+def memory_table(mem: dict[str, Any]) -> list[str]:
+    rss = mem["rss"]
+    mb = 1024
+    lines = [
+        "| worker RSS (main + children, recycling off) | MB |",
+        "|---|---|",
+        f"| after the first batch | {rss['rss_first_kb'] / mb:.0f} |",
+        f"| after {rss['mark_jobs']} jobs | {rss['rss_at_mark_kb'] / mb:.0f} |",
+        f"| peak | {rss['rss_peak_kb'] / mb:.0f} |",
+        f"| after {rss['jobs']} jobs | {rss['rss_end_kb'] / mb:.0f} |",
+        f"| end ÷ after {rss['mark_jobs']} (target ≤ 1.10) | {rss['end_over_mark']:.3f} |",
+        "",
+        "| one 50 MP source, one process | file MB | peak RSS MB (target < 1024) |",
+        "|---|---|---|",
+    ]
+    for p in mem["peak_50mp"]:
+        lines.append(f"| {p['format']} {p['pixels'] / 1e6:.1f} MP | {p['bytes'] / 1e6:.1f} | {p['peak_kb'] / mb:.0f} |")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    out = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}; "
+        f"{results['date']}; {'long' if results['long'] else 'default'} run, {results.get('seconds', '?')} s.",
+        "",
+    ]
+    corpus = ", ".join(
+        f"{g} ({c['files']} × {c['size']}, {c['bytes'] / c['files'] / 1e6:.1f} MB avg)"
+        for g, c in results["corpus"].items()
+    )
+    out += [f"Corpus: {corpus}. Standard job: decode, orient, 800 px and 200 px wide, each JPEG q85 and WebP q80.", ""]
+    if "engine" in results:
+        out += ["### Engine", "", *engine_table(results["engine"]), ""]
+    if "pipeline" in results:
+        out += ["### Pipeline", "", *pipeline_table(results["pipeline"], results.get("engine_all_cores", {})), ""]
+    if "api" in results:
+        out += ["### Job creation (POST /v1/jobs)", "", *api_table(results["api"]), ""]
+    if "memory" in results:
+        out += ["### Memory", "", *memory_table(results["memory"]), ""]
+    return "\n".join(out)

@@ -1,0 +1,205 @@
+"""PixelFlow's processes, started for real: the S3 server, the API and workers.
+
+Used by the integration tests and the benchmark; `make run` and `make demo`
+do the same from bash (scripts/lib.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def listening(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+class Process:
+    """One background process with its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class S3Server(Process):
+    """nanio: a real S3 API over HTTP that checks SigV4 signatures and URL expiry."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, data_dir: Path, log_path: Path) -> None:
+        self.host, port = endpoint.rsplit(":", 1)
+        self.port = int(port)
+        super().__init__(
+            "s3",
+            [
+                str(BIN / "nanio"),
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                self.host,
+                "--port",
+                port,
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            log_path,
+            {"NANIO_ACCESS_KEY": access_key, "NANIO_SECRET_KEY": secret_key},
+        )
+
+    def start(self) -> None:
+        super().start()
+        wait_until(lambda: listening(self.host, self.port) or not self.alive(), 20, "the S3 server to listen")
+        assert self.alive(), self.output()
+
+
+class Worker(Process):
+    """``celery -A tasks worker`` with the settings in its environment."""
+
+    def __init__(
+        self,
+        name: str,
+        log_path: Path,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            [
+                str(BIN / "python"),
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={concurrency}",
+                "-n",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                *(extra or []),
+            ],
+            log_path,
+            env,
+        )
+
+    def start(self) -> None:
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        super().start()
+
+        def ready() -> bool:
+            return " ready." in self.output()[start:] or not self.alive()
+
+        wait_until(ready, 60, f"worker {self.name} to be ready")
+        assert self.alive(), self.output()
+
+    def children(self) -> list[int]:
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+class Api(Process):
+    """The API under gunicorn."""
+
+    def __init__(
+        self, bind: str, log_path: Path, env: dict[str, str] | None = None, workers: int = 2, threads: int = 4
+    ) -> None:
+        self.bind = bind
+        super().__init__(
+            "api",
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                str(ROOT / "config/gunicorn.py"),
+                "--bind",
+                bind,
+                f"--workers={workers}",
+                f"--threads={threads}",
+                "--access-logfile",
+                "/dev/null",
+                "app:create_app()",
+            ],
+            log_path,
+            env,
+        )
+
+    def start(self) -> None:
+        super().start()
+
+        def ready() -> Any:
+            if not self.alive():
+                return True
+            try:
+                return urllib.request.urlopen(f"http://{self.bind}/readyz", timeout=2).status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, 60, "the API to be ready", interval=0.2)
+        assert self.alive(), self.output()
