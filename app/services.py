@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,7 +22,9 @@ class ApiServices:
 
     @classmethod
     def create(cls, settings: Settings) -> ApiServices:
-        jobs = JobStore(settings.database_url, settings.db_pool_min, settings.db_pool_max, name="pixelflow-api")
+        jobs = JobStore(
+            settings.database_url, settings.db_pool_min, settings.db_pool_max, name="pixelflow-api", check=False
+        )
         jobs.open()
         store = S3ObjectStore(settings)
         return cls(settings, jobs, store)
@@ -31,17 +32,6 @@ class ApiServices:
     @property
     def result_url_ttl(self) -> timedelta:
         return timedelta(seconds=self.settings.result_url_ttl)
-
-    def publish(self, job_id: uuid.UUID) -> None:
-        """Send the job's chain to RabbitMQ, with publisher confirms."""
-        from tasks.pipeline import job_chain
-
-        try:
-            job_chain(job_id).apply_async(
-                retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
-            )
-        except (OperationalError, OSError) as exc:
-            raise BrokerUnavailable(f"the broker did not take the job: {exc}") from None
 
     def ping_broker(self) -> None:
         from tasks import app as celery

@@ -1,4 +1,8 @@
-"""The job store: jobs and their outputs in PostgreSQL (psycopg 3 + pool).
+"""The job store: jobs, their outputs and the outbox in PostgreSQL (psycopg 3 + pool).
+
+A new job and its outbox row are written in one transaction; the relay
+publishes the outbox to RabbitMQ after the commit, so the API never blocks on
+the broker and a job accepted while the broker is down is not lost.
 
 Status changes are guarded transitions, ``UPDATE … WHERE status IN (…)``:
 a repeated or late step finds the row already moved on and changes nothing.
@@ -10,7 +14,7 @@ a repeated or late step finds the row already moved on and changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.errors import DatabaseUnavailable
 from core.spec import OutputSpec
 
+OUTBOX_CHANNEL = "pixelflow_outbox"
 STATUSES = ("queued", "processing", "succeeded", "failed")
 TERMINAL = ("succeeded", "failed")
 
@@ -71,13 +76,18 @@ _JOB_COLUMNS = (
 
 
 class JobStore:
-    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow") -> None:
+    def __init__(
+        self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow", check: bool = True
+    ) -> None:
+        # check: test each connection when it is taken from the pool (one round trip), so that
+        # a restarted server costs no failed call; the API skips it for speed and answers 503
+        # once per stale connection instead (the pool replaces broken connections).
         self.pool = ConnectionPool(
             database_url,
             min_size=min_size,
             max_size=max_size,
             kwargs={"application_name": name, "row_factory": dict_row},
-            check=ConnectionPool.check_connection,
+            check=ConnectionPool.check_connection if check else None,
             timeout=10,
             open=False,
         )
@@ -108,19 +118,58 @@ class JobStore:
         source_url: str | None = None,
         webhook_url: str | None = None,
     ) -> Job:
+        """Insert the job, its outputs and its outbox row in one transaction."""
         with self._tx() as cur:
             cur.execute(
-                "INSERT INTO jobs (id, source_key, source_url, webhook_url) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO jobs (id, source_key, source_url, webhook_url) VALUES (%s, %s, %s, %s)"
+                " RETURNING created_at",
                 (job_id, source_key, source_url, webhook_url),
             )
+            row = cur.fetchone()
+            assert row is not None
             cur.executemany(
                 "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 [(job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality) for i, o in enumerate(outputs)],
             )
-        job = self.get(job_id)
-        assert job is not None
-        return job
+            cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
+            cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+        return Job(
+            job_id,
+            "queued",
+            source_key,
+            source_url,
+            webhook_url,
+            row["created_at"],
+            outputs=tuple(Output(o) for o in outputs),
+        )
+
+    def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int:
+        """Publish up to ``limit`` unsent outbox rows, oldest first, and mark them sent.
+
+        Rows are locked with SKIP LOCKED, so several relays can run side by side.
+        If ``publish`` raises, the transaction rolls back and the rows stay unsent.
+        A crash after a publish and before the commit publishes that job again:
+        delivery is at least once, and the steps are idempotent.
+        """
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT id, job_id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (limit,),
+            )
+            rows = cur.fetchall()
+            for row in rows:
+                publish(row["job_id"])
+            if rows:
+                cur.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY(%s)", ([r["id"] for r in rows],))
+        return len(rows)
+
+    def unsent(self) -> int:
+        """Outbox rows the relay has not published yet."""
+        with self._tx() as cur:
+            cur.execute("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
+            row = cur.fetchone()
+        return int(row["n"]) if row else 0
 
     def get(self, job_id: uuid.UUID) -> Job | None:
         jobs = self._select("WHERE id = %s", (job_id,))

@@ -1,4 +1,4 @@
-"""PixelFlow's processes, started for real: the S3 server, the API and workers.
+"""PixelFlow's processes, started for real: the S3 server, the API, the relay and workers.
 
 Used by the integration tests and the benchmark; `make run` and `make demo`
 do the same from bash (scripts/lib.sh).
@@ -163,6 +163,19 @@ class Worker(Process):
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+class Relay(Process):
+    """The outbox relay (``python -m tasks.relay``)."""
+
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__("relay", [str(BIN / "python"), "-m", "tasks.relay"], log_path, env)
+
+    def start(self) -> None:
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        super().start()
+        wait_until(lambda: "relay started" in self.output()[start:] or not self.alive(), 30, "the relay")
+        assert self.alive(), self.output()
 
 
 class Api(Process):

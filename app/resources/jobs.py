@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from app.schemas import JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema
 from app.services import services
 from core.document import job_document
-from core.errors import BrokerUnavailable, SourceNotFound, SourceTooLarge
+from core.errors import SourceNotFound, SourceTooLarge
 from core.ids import new_id
 from core.spec import OutputSpec
 
@@ -41,6 +41,7 @@ class Jobs(MethodView):
                 raise SourceNotFound(f"nothing was uploaded at {source['key']!r}") from None
             if size > settings.max_source_bytes:
                 raise SourceTooLarge(f"the source is {size} bytes; the limit is {settings.max_source_bytes}")
+        # The job and its outbox row commit together; the relay publishes the chain.
         job = svc.jobs.create(
             new_id(),
             outputs,
@@ -48,12 +49,6 @@ class Jobs(MethodView):
             source_url=source.get("url"),
             webhook_url=body.get("webhook_url"),
         )
-        try:
-            svc.publish(job.id)
-        except BrokerUnavailable as exc:
-            # Not accepted: the job ends here rather than wait unseen.
-            svc.jobs.fail(job.id, exc.code, exc.message)
-            raise
         return job_document(job, svc.store, svc.result_url_ttl)
 
     @blp.arguments(JobListQuerySchema, location="query")

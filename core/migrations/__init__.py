@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import URL
 
 HERE = Path(__file__).parent
 
@@ -18,11 +20,21 @@ def alembic_config(database_url: str) -> Config:
 
 
 def sqlalchemy_url(database_url: str) -> str:
-    """The same database, spelled for SQLAlchemy's psycopg 3 dialect."""
+    """The same database (a URL or a key=value conninfo), spelled for SQLAlchemy's psycopg 3 dialect."""
     for prefix in ("postgresql://", "postgres://"):
         if database_url.startswith(prefix):
             return "postgresql+psycopg://" + database_url[len(prefix) :]
-    return database_url
+    params = conninfo_to_dict(database_url)
+    url = URL.create(
+        "postgresql+psycopg",
+        username=params.pop("user", None),
+        password=params.pop("password", None),
+        host=params.pop("host", None),
+        port=int(params.pop("port")) if "port" in params else None,
+        database=params.pop("dbname", None),
+        query={k: str(v) for k, v in params.items()},
+    )
+    return url.render_as_string(hide_password=False)
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import shutil
 import subprocess
 from typing import Any
@@ -21,9 +22,11 @@ def hey(url: str, body_path: str, seconds: int, concurrency: int, qps_per_worker
     argv = ["hey", "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST", "-T", "application/json", "-D", body_path]
     if qps_per_worker:
         argv += ["-q", str(qps_per_worker)]
-    before = cpu.snapshot()
+    before, children = cpu.snapshot(), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
     spent = cpu.spent(before, cpu.snapshot())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent["hey (load generator)"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     pct = {int(p): float(s) * 1000 for p, s in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
     codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}

@@ -12,6 +12,7 @@ ROLES = (
     ("postgres", "postgresql"),
     ("beam.smp", "rabbitmq"),
     ("scripts.benchmark", "bench client"),
+    ("tasks.relay", "relay"),
     ("hey ", "load generator"),
 )
 TICK = os.sysconf("SC_CLK_TCK")

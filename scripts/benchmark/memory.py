@@ -75,16 +75,24 @@ def rss_over_jobs(stack: BenchStack, keys: dict[str, list[str]], total: int, bat
     }
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would
+# report its parent's high-water mark.
 _PEAK = """
-import json, resource, sys
+import json, sys
 from core.spec import OutputSpec
 from tasks.imaging.probe import probe
 from tasks.imaging.render import render
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 specs = [OutputSpec(f"{f}{w}", f, width=w) for w in (800, 200) for f in ("jpeg", "webp")]
 render(data, probe(data, 50_000_000), specs)
-print(json.dumps({"before_kb": before, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"before_kb": before, "peak_kb": hwm()}))
 """
 
 

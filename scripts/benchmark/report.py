@@ -71,7 +71,7 @@ def pipeline_table(rows: list[dict[str, Any]], all_cores: dict[str, dict[str, fl
             f"{ratio}{target} | {p['rate_per_s']:.1f} | {p['latency_p50_ms']} | {p['latency_p95_ms']} | "
             f"{p['latency_p99_ms']} | {b['failed'] + p['failed']} |"
         )
-    roles = ["worker", "api", "s3", "postgresql", "rabbitmq", "bench client"]
+    roles = ["worker", "relay", "api", "s3", "postgresql", "rabbitmq", "bench client"]
     lines += [
         "",
         "CPU per job in the burst, by process (ms; from /proc), beside the raw engine's ms per image "

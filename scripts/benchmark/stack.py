@@ -19,7 +19,7 @@ from config import Settings
 from core.jobstore import JobStore
 from core.migrations import upgrade
 from core.objectstore import S3ObjectStore
-from scripts.stack import Api, S3Server, Worker, free_port
+from scripts.stack import Api, Relay, S3Server, Worker, free_port
 
 
 @dataclass
@@ -47,6 +47,7 @@ class BenchStack:
             self.run_dir / "s3.log",
         )
         self.api = Api(self.api_bind, self.run_dir / "api.log", self.env)
+        self.relay = Relay(self.run_dir / "relay.log", self.env)
         self.worker = self.new_worker()
         self.http = httpx.Client(base_url=f"http://{self.api_bind}", timeout=30)
 
@@ -63,10 +64,11 @@ class BenchStack:
         self.jobs = JobStore(self.settings.database_url, 1, 2, name="pixelflow-bench")
         self.jobs.open()
         self.api.start()
+        self.relay.start()
         self.worker.start()
 
     def stop(self) -> None:
-        for process in (self.worker, self.api, self.s3):
+        for process in (self.worker, self.relay, self.api, self.s3):
             process.stop()
         self.jobs.close()
         self.http.close()

@@ -5,7 +5,8 @@
 - RabbitMQ: the machine's broker, a quorum queue of this run's own, deleted
   at the end.
 - S3: a nanio server process over HTTP on a port of this run's own.
-- Workers: ``celery -A tasks worker`` subprocesses.
+- Workers: ``celery -A tasks worker`` subprocesses, fed by a ``python -m
+  tasks.relay`` subprocess.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings, get_settings
 from core.migrations import upgrade
-from scripts.stack import ROOT, S3Server, Worker, wait_until
+from scripts.stack import ROOT, Relay, S3Server, Worker, wait_until
 
-__all__ = ["ROOT", "S3Server", "Worker", "wait_until"]
+__all__ = ["ROOT", "Relay", "S3Server", "Worker", "wait_until"]
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +97,16 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture(scope="session")
-def worker(services_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+def relay(services_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+    r = Relay(tmp_path_factory.mktemp("relay") / "relay.log")
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(relay: Relay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """A worker, and the relay that feeds it."""
     w = Worker("pixelflow-test", tmp_path_factory.mktemp("worker") / "worker.log")
     w.start()
     yield w

@@ -24,17 +24,24 @@ def compose_config() -> dict:  # type: ignore[type-arg]
 
 def test_compose_validates_and_runs_every_part_of_the_service() -> None:
     services = compose_config()["services"]
-    assert {"rabbitmq", "postgres", "redis", "minio", "minio-bucket", "migrate", "api", "worker"} <= set(services)
+    assert {"rabbitmq", "postgres", "redis", "minio", "minio-bucket", "migrate", "api", "relay", "worker"} <= set(
+        services
+    )
     assert "management" in services["rabbitmq"]["image"]
     assert services["minio"]["image"].startswith("minio/minio")
 
 
 def test_api_worker_and_migrations_are_one_image_with_different_commands() -> None:
     services = compose_config()["services"]
-    roles = {name: services[name] for name in ("api", "worker", "migrate")}
+    roles = {name: services[name] for name in ("api", "worker", "relay", "migrate")}
     assert {s["image"] for s in roles.values()} == {"pixelflow:latest"}
     assert {s["build"]["dockerfile"] for s in roles.values()} == {"Containerfile"}
-    assert [roles[n]["command"][0] for n in ("api", "worker", "migrate")] == ["api", "worker", "migrate"]
+    assert [roles[n]["command"][0] for n in ("api", "worker", "relay", "migrate")] == [
+        "api",
+        "worker",
+        "relay",
+        "migrate",
+    ]
     assert roles["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     env = roles["worker"]["environment"]
     assert env["PIXELFLOW_S3_ENDPOINT"] == "minio:9000" and "rabbitmq" in env["PIXELFLOW_BROKER_URL"]
@@ -53,7 +60,7 @@ def test_the_image_runs_as_a_non_root_user_with_a_role_as_its_command() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert 'ENTRYPOINT ["/app/scripts/container-entrypoint"]' in text
     entrypoint = (ROOT / "scripts/container-entrypoint").read_text()
-    for role in ("api)", "worker)", "migrate)"):
+    for role in ("api)", "worker)", "relay)", "migrate)"):
         assert role in entrypoint
     # Every package directory the processes import is copied into the image.
     for package in ("app", "tasks", "core", "config"):
