@@ -8,6 +8,7 @@ from flask import Flask
 
 from app.errors import PixelFlowApi
 from app.resources import health, jobs, uploads
+from app.schemas import check_presets
 from app.services import ApiServices
 from config import Settings, get_settings
 from core.errors import StorageUnavailable
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    check_presets(settings)
     services = ApiServices.create(settings)
     try:
         services.store.ensure_bucket()

@@ -6,7 +6,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from core.spec import FITS, FORMATS
+from config import Settings, SettingsError
+from core.spec import FITS, GRAVITIES, REQUESTABLE_FORMATS, SUBSAMPLINGS
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
 STATUS = ("queued", "processing", "succeeded", "failed")
@@ -49,29 +50,116 @@ class SourceSchema(StrictSchema):
             raise ValidationError("give exactly one of key or url")
 
 
+class FocalSchema(StrictSchema):
+    x = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    y = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+
+
+class CropSchema(StrictSchema):
+    x = fields.Integer(required=True, validate=validate.Range(min=0))
+    y = fields.Integer(required=True, validate=validate.Range(min=0))
+    width = fields.Integer(required=True, validate=validate.Range(min=1))
+    height = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+# Options that only one encoder understands: field → the formats it applies to.
+_FORMAT_OPTIONS = {
+    "quality": ("jpeg", "webp", "avif", "auto"),
+    "progressive": ("jpeg",),
+    "subsampling": ("jpeg",),
+    "lossless": ("webp",),
+    "palette": ("png",),
+}
+
+
 class OutputRequestSchema(StrictSchema):
     name = fields.String(required=True, validate=NAME)
-    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    format = fields.String(
+        required=True,
+        validate=validate.OneOf(REQUESTABLE_FORMATS),
+        metadata={"description": "auto: the smallest of WebP, AVIF and JPEG (PNG instead of JPEG with alpha)"},
+    )
     width = fields.Integer(validate=validate.Range(min=1))
     height = fields.Integer(validate=validate.Range(min=1))
-    fit = fields.String(load_default="contain", validate=validate.OneOf(FITS))
+    fit = fields.String(
+        load_default="contain",
+        validate=validate.OneOf(FITS),
+        metadata={
+            "description": "contain: inside the box; cover: fill it, cropping; fill: stretch; pad: contain "
+            "on a canvas of the box's size"
+        },
+    )
+    gravity = fields.String(
+        validate=validate.OneOf(GRAVITIES),
+        metadata={"description": "what cover keeps and where pad places the image; smart: the area of most detail"},
+    )
+    focal = fields.Nested(FocalSchema, metadata={"description": "the point gravity 'focal' keeps, 0..1 each way"})
+    enlarge = fields.Boolean(metadata={"description": "allow outputs larger than the source (default false)"})
+    background = fields.String(
+        validate=validate.Regexp(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$", error="use #rrggbb or #rrggbbaa"),
+        metadata={"description": "pad, rotation corners and JPEG's flattened alpha (default #ffffff)"},
+    )
+    crop = fields.Nested(CropSchema, metadata={"description": "a rectangle in source pixels, before resizing"})
+    rotate = fields.Float(validate=validate.Range(min=-360, max=360), metadata={"description": "degrees clockwise"})
+    flip = fields.Boolean(metadata={"description": "mirror top to bottom"})
+    flop = fields.Boolean(metadata={"description": "mirror left to right"})
+    blur = fields.Float(validate=validate.Range(min=0.1, max=100), metadata={"description": "Gaussian sigma"})
+    sharpen = fields.Float(validate=validate.Range(min=0.1, max=10), metadata={"description": "unsharp radius"})
     quality = fields.Integer(validate=validate.Range(min=1, max=100))
+    progressive = fields.Boolean()
+    subsampling = fields.String(validate=validate.OneOf(SUBSAMPLINGS))
+    lossless = fields.Boolean()
+    palette = fields.Integer(validate=validate.Range(min=2, max=256), metadata={"description": "PNG colours"})
+    keep_metadata = fields.Boolean(metadata={"description": "keep EXIF and XMP (stripped by default)"})
+    keep_icc = fields.Boolean(metadata={"description": "keep the ICC profile instead of converting to sRGB"})
+    animated = fields.Boolean(metadata={"description": "GIF and WebP outputs of an animation keep it (default)"})
 
     @validates_schema
-    def _fit_needs_box(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("fit") == "cover" and not (data.get("width") and data.get("height")):
-            raise ValidationError("fit 'cover' needs both width and height", "fit")
-        if data.get("quality") is not None and data.get("format") == "png":
-            raise ValidationError("quality applies to jpeg and webp, not png", "quality")
+    def _coherent(self, data: dict[str, Any], **_: Any) -> None:
+        fit, box = data.get("fit"), (data.get("width"), data.get("height"))
+        if fit in ("cover", "pad") and not all(box):
+            raise ValidationError(f"fit {fit!r} needs both width and height", "fit")
+        if fit == "fill" and not any(box):
+            raise ValidationError("fit 'fill' needs a width or a height", "fit")
+        gravity = data.get("gravity")
+        if gravity and gravity != "center" and fit not in ("cover", "pad"):
+            raise ValidationError("gravity applies to fit 'cover' or 'pad'", "gravity")
+        if (gravity == "focal") != ("focal" in data):
+            raise ValidationError("gravity 'focal' and a focal point go together", "focal")
+        for option, formats in _FORMAT_OPTIONS.items():
+            if data.get(option) not in (None, False) and data["format"] not in formats:
+                raise ValidationError(f"{option} applies to {', '.join(formats)}, not {data['format']}", option)
+
+
+def check_presets(settings: Settings) -> None:
+    """Every preset must be a list of valid outputs; a bad one stops the API at start-up."""
+    problems = []
+    for name, outputs in settings.presets.items():
+        try:
+            OutputRequestSchema(many=True).load(outputs)
+        except ValidationError as exc:
+            problems.append(f"PIXELFLOW_PRESETS: preset {name!r}: {exc.messages}")
+    if problems:
+        raise SettingsError(problems)
 
 
 class JobRequestSchema(StrictSchema):
     source = fields.Nested(SourceSchema, required=True)
-    outputs = fields.List(fields.Nested(OutputRequestSchema), required=True, validate=validate.Length(min=1))
+    outputs = fields.List(fields.Nested(OutputRequestSchema), load_default=list)
+    presets = fields.List(
+        fields.String(validate=NAME),
+        load_default=list,
+        metadata={"description": "named output sets from the configuration, added to outputs"},
+    )
+    placeholder = fields.Boolean(
+        load_default=False, metadata={"description": "put a BlurHash of the image in the result"}
+    )
     webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
 
     @validates_schema
-    def _unique_names(self, data: dict[str, Any], **_: Any) -> None:
+    def _something_to_make(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("outputs") and not data.get("presets"):
+            raise ValidationError("ask for outputs, presets or both", "outputs")
         names = [o["name"] for o in data.get("outputs", [])]
         if len(names) != len(set(names)):
             raise ValidationError("output names must be unique within a job", "outputs")
@@ -79,7 +167,7 @@ class JobRequestSchema(StrictSchema):
 
 class JobOutputSchema(Schema):
     name = fields.String(required=True)
-    format = fields.String(required=True)
+    format = fields.String(required=True, metadata={"description": "the format rendered, once the job succeeded"})
     width = fields.Integer(allow_none=True)
     height = fields.Integer(allow_none=True)
     bytes = fields.Integer(allow_none=True)
@@ -90,6 +178,11 @@ class JobOutputSchema(Schema):
 class JobErrorSchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
+
+
+class PlaceholderSchema(Schema):
+    type = fields.String(required=True, metadata={"description": "blurhash"})
+    hash = fields.String(required=True)
 
 
 class JobSourceSchema(Schema):
@@ -107,6 +200,7 @@ class JobSchema(Schema):
     source = fields.Nested(JobSourceSchema, required=True)
     outputs = fields.List(fields.Nested(JobOutputSchema), required=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)
+    placeholder = fields.Nested(PlaceholderSchema, allow_none=True)
     webhook_url = fields.String(allow_none=True)
     created_at = fields.String(required=True)
     started_at = fields.String(allow_none=True)

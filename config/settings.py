@@ -8,7 +8,7 @@ variables are reported together, each with its environment name.
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -17,6 +17,17 @@ PREFIX = "PIXELFLOW_"
 
 Positive = Annotated[int, Field(gt=0)]
 Seconds = Annotated[float, Field(gt=0)]
+
+
+# Named output sets a job can ask for with "presets"; PIXELFLOW_PRESETS (JSON) replaces them.
+DEFAULT_PRESETS: dict[str, list[dict[str, Any]]] = {
+    "thumbnails": [
+        {"name": "thumb-webp", "format": "webp", "width": 200},
+        {"name": "thumb-jpeg", "format": "jpeg", "width": 200},
+        {"name": "large-webp", "format": "webp", "width": 800},
+        {"name": "large-jpeg", "format": "jpeg", "width": 800},
+    ],
+}
 
 
 class SettingsError(Exception):
@@ -54,7 +65,10 @@ class Settings(BaseSettings):
     max_source_bytes: Positive = 50 * 1024 * 1024
     max_source_pixels: Positive = 50_000_000
     max_output_dimension: Positive = 8192
+    max_frames: Positive = 100
+    max_animation_pixels: Positive = 400_000_000
     max_outputs: Positive = 10
+    presets: dict[str, list[dict[str, Any]]] = DEFAULT_PRESETS
 
     # Network peers (URL sources and webhooks).
     fetch_timeout: Seconds = 10

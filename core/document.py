@@ -25,7 +25,7 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
         "outputs": [
             {
                 "name": o.spec.name,
-                "format": o.spec.format,
+                "format": (o.format or o.spec.format) if done else o.spec.format,
                 "width": o.width if done else None,
                 "height": o.height if done else None,
                 "bytes": o.bytes if done else None,
@@ -35,6 +35,7 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
             for o in job.outputs
         ],
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "placeholder": {"type": "blurhash", "hash": job.placeholder} if done and job.placeholder else None,
         "webhook_url": job.webhook_url,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,

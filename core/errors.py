@@ -8,7 +8,9 @@
     │   ├── SourceTooLarge              source_too_large        422
     │   ├── UnsupportedFormat           unsupported_format      422
     │   ├── ImageTooLarge               image_too_large         422
+    │   ├── TooManyFrames               too_many_frames         422
     │   ├── CorruptImage                corrupt_image           422
+    │   ├── CropOutOfBounds             crop_out_of_bounds      422
     │   └── WebhookRejected             webhook_rejected        422
     └── TransientError                  a peer is down: retried with backoff
         ├── StorageUnavailable          storage_unavailable     503
@@ -65,8 +67,16 @@ class ImageTooLarge(PermanentError):
     code = "image_too_large"
 
 
+class TooManyFrames(PermanentError):
+    code = "too_many_frames"
+
+
 class CorruptImage(PermanentError):
     code = "corrupt_image"
+
+
+class CropOutOfBounds(PermanentError):
+    code = "crop_out_of_bounds"
 
 
 class WebhookRejected(PermanentError):

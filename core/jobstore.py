@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.errors import DatabaseUnavailable
@@ -40,6 +41,8 @@ class Output:
     width: int | None = None
     height: int | None = None
     bytes: int | None = None
+    format: str | None = None
+    """The format rendered (``auto`` resolves to one)."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,12 @@ class Job:
     source_width: int | None = None
     source_height: int | None = None
     source_bytes: int | None = None
+    source_frames: int | None = None
     notified_at: datetime | None = None
     webhook_status: int | None = None
     webhook_error: str | None = None
+    placeholder_requested: bool = False
+    placeholder: str | None = None
     outputs: tuple[Output, ...] = field(default=())
 
     @property
@@ -70,8 +76,8 @@ class Job:
 
 _JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
-    "error_code, error_message, source_format, source_width, source_height, source_bytes, "
-    "notified_at, webhook_status, webhook_error"
+    "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
+    "notified_at, webhook_status, webhook_error, placeholder_requested, placeholder"
 )
 
 
@@ -117,20 +123,24 @@ class JobStore:
         source_key: str | None = None,
         source_url: str | None = None,
         webhook_url: str | None = None,
+        placeholder: bool = False,
     ) -> Job:
         """Insert the job, its outputs and its outbox row in one transaction."""
         with self._tx() as cur:
             cur.execute(
-                "INSERT INTO jobs (id, source_key, source_url, webhook_url) VALUES (%s, %s, %s, %s)"
-                " RETURNING created_at",
-                (job_id, source_key, source_url, webhook_url),
+                "INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING created_at",
+                (job_id, source_key, source_url, webhook_url, placeholder),
             )
             row = cur.fetchone()
             assert row is not None
             cur.executemany(
-                "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [(job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality) for i, o in enumerate(outputs)],
+                "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality, options)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality, Jsonb(o.options()))
+                    for i, o in enumerate(outputs)
+                ],
             )
             cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
             cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
@@ -141,6 +151,7 @@ class JobStore:
             source_url,
             webhook_url,
             row["created_at"],
+            placeholder_requested=placeholder,
             outputs=tuple(Output(o) for o in outputs),
         )
 
@@ -200,9 +211,19 @@ class JobStore:
             )
             outputs: dict[uuid.UUID, list[Output]] = {}
             for o in cur.fetchall():
-                spec = OutputSpec(o["name"], o["format"], o["width"], o["height"], o["fit"], o["quality"])
+                spec = OutputSpec.from_fields(
+                    {k: o[k] for k in ("name", "format", "width", "height", "fit", "quality")} | o["options"]
+                )
                 outputs.setdefault(o["job_id"], []).append(
-                    Output(spec, o["staged_key"], o["key"], o["result_width"], o["result_height"], o["bytes"])
+                    Output(
+                        spec,
+                        o["staged_key"],
+                        o["key"],
+                        o["result_width"],
+                        o["result_height"],
+                        o["bytes"],
+                        o["result_format"],
+                    )
                 )
         return [Job(**r, outputs=tuple(outputs.get(r["id"], ()))) for r in rows]
 
@@ -216,20 +237,25 @@ class JobStore:
     def set_source(self, job_id: uuid.UUID, size: int) -> None:
         self._update("UPDATE jobs SET source_bytes = %s WHERE id = %s AND status = 'processing'", (size, job_id))
 
-    def set_source_info(self, job_id: uuid.UUID, fmt: str, width: int, height: int) -> None:
+    def set_source_info(self, job_id: uuid.UUID, fmt: str, width: int, height: int, frames: int = 1) -> None:
         self._update(
-            "UPDATE jobs SET source_format = %s, source_width = %s, source_height = %s"
+            "UPDATE jobs SET source_format = %s, source_width = %s, source_height = %s, source_frames = %s"
             " WHERE id = %s AND status = 'processing'",
-            (fmt, width, height, job_id),
+            (fmt, width, height, frames, job_id),
         )
 
-    def stage_outputs(self, job_id: uuid.UUID, staged: Sequence[Output]) -> None:
+    def stage_outputs(self, job_id: uuid.UUID, staged: Sequence[Output], placeholder: str | None = None) -> None:
+        """Record the rendered outputs (and the placeholder) of a job still processing."""
         with self._tx() as cur:
             cur.executemany(
-                "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s"
-                " WHERE job_id = %s AND name = %s",
-                [(o.staged_key, o.width, o.height, o.bytes, job_id, o.spec.name) for o in staged],
+                "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s,"
+                " result_format = %s WHERE job_id = %s AND name = %s",
+                [(o.staged_key, o.width, o.height, o.bytes, o.format, job_id, o.spec.name) for o in staged],
             )
+            if placeholder is not None:
+                cur.execute(
+                    "UPDATE jobs SET placeholder = %s WHERE id = %s AND status = 'processing'", (placeholder, job_id)
+                )
 
     def succeed(self, job_id: uuid.UUID, keys: dict[str, str]) -> bool:
         """processing → succeeded, with every output's final key, in one transaction."""

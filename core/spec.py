@@ -1,14 +1,37 @@
-"""What a job asks for, as plain values shared by the API and the workers."""
+"""What a job asks for, as plain values shared by the API and the workers.
+
+An output is a name, a format and the operations that make it, applied in
+this order: EXIF orientation → crop → rotate → flip/flop → resize (fit,
+gravity) → blur → sharpen → watermark → encode.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
-FORMATS = ("jpeg", "png", "webp")
-FITS = ("contain", "cover")
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
-CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-DEFAULT_QUALITY = {"jpeg": 85, "png": None, "webp": 80}
+FORMATS = ("jpeg", "png", "webp", "gif", "avif")
+REQUESTABLE_FORMATS = (*FORMATS, "auto")
+FITS = ("contain", "cover", "fill", "pad")
+GRAVITIES = (
+    "center",
+    "north",
+    "south",
+    "east",
+    "west",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "focal",
+    "smart",
+)
+SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif"}
+CONTENT_TYPES = {f: f"image/{f}" for f in FORMATS}
+DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60}
+ALPHA_FORMATS = ("png", "webp", "gif", "avif")
 
 
 @dataclass(frozen=True)
@@ -19,18 +42,58 @@ class OutputSpec:
     height: int | None = None
     fit: str = "contain"
     quality: int | None = None
+    gravity: str = "center"
+    focal: tuple[float, float] | None = None
+    enlarge: bool = False
+    background: str = "#ffffff"
+    crop: tuple[int, int, int, int] | None = None
+    """x, y, width, height in source pixels (after EXIF orientation)."""
+    rotate: float = 0
+    """Degrees clockwise."""
+    flip: bool = False
+    """Top to bottom."""
+    flop: bool = False
+    """Left to right."""
+    blur: float | None = None
+    sharpen: float | None = None
+    progressive: bool = False
+    subsampling: str | None = None
+    lossless: bool = False
+    palette: int | None = None
+    """PNG: quantise to this many colours."""
+    keep_metadata: bool = False
+    keep_icc: bool = False
+    animated: bool = True
 
-    @property
-    def extension(self) -> str:
-        return EXTENSIONS[self.format]
+    def effective_quality(self, fmt: str) -> int | None:
+        return self.quality if self.quality is not None else DEFAULT_QUALITY.get(fmt)
 
-    @property
-    def content_type(self) -> str:
-        return CONTENT_TYPES[self.format]
+    def options(self) -> dict[str, Any]:
+        """Every field beyond the basic columns that differs from its default, as JSON values."""
+        basic = {"name", "format", "width", "height", "fit", "quality"}
+        return {
+            f.name: list(value) if isinstance(value, tuple) else value
+            for f in dataclasses.fields(self)
+            if f.name not in basic and (value := getattr(self, f.name)) != f.default
+        }
 
-    @property
-    def effective_quality(self) -> int | None:
-        return self.quality if self.quality is not None else DEFAULT_QUALITY[self.format]
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> OutputSpec:
+        """From the API's or the database's dict: lists become tuples, dicts of x/y become pairs."""
+        values = dict(fields)
+        if isinstance(values.get("focal"), dict):
+            values["focal"] = (values["focal"]["x"], values["focal"]["y"])
+        if isinstance(values.get("crop"), dict):
+            c = values["crop"]
+            values["crop"] = (c["x"], c["y"], c["width"], c["height"])
+        for key in ("focal", "crop"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def extension(fmt: str) -> str:
+    return EXTENSIONS[fmt]
 
 
 def staging_prefix(job_id: object) -> str:
@@ -38,12 +101,12 @@ def staging_prefix(job_id: object) -> str:
     return f"staging/{job_id}/"
 
 
-def staged_key(job_id: object, spec: OutputSpec) -> str:
-    return f"{staging_prefix(job_id)}outputs/{spec.name}.{spec.extension}"
+def staged_key(job_id: object, name: str, fmt: str) -> str:
+    return f"{staging_prefix(job_id)}outputs/{name}.{extension(fmt)}"
 
 
-def result_key(job_id: object, spec: OutputSpec) -> str:
-    return f"results/{job_id}/{spec.name}.{spec.extension}"
+def result_key(job_id: object, name: str, fmt: str) -> str:
+    return f"results/{job_id}/{name}.{extension(fmt)}"
 
 
 def staged_source_key(job_id: object) -> str:

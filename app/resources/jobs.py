@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import NotFound
 
-from app.schemas import JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema
+from app.schemas import JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema, OutputRequestSchema
 from app.services import services
 from core.document import job_document
 from core.errors import SourceNotFound, SourceTooLarge
@@ -27,9 +27,19 @@ class Jobs(MethodView):
         """Create a job: render the outputs of one source image"""
         svc = services()
         settings = svc.settings
-        if len(body["outputs"]) > settings.max_outputs:
+        requested = list(body["outputs"])
+        for preset in body["presets"]:
+            if preset not in settings.presets:
+                known = ", ".join(sorted(settings.presets)) or "none"
+                abort(422, message=f"unknown preset {preset!r} (known: {known})", errors={"presets": [preset]})
+            requested += OutputRequestSchema(many=True).load(settings.presets[preset])
+        names = [o["name"] for o in requested]
+        if len(names) != len(set(names)):
+            clash = sorted({n for n in names if names.count(n) > 1})
+            abort(422, message=f"output names must be unique; repeated: {', '.join(clash)}", errors={"outputs": clash})
+        if len(requested) > settings.max_outputs:
             abort(422, message=f"a job may ask for at most {settings.max_outputs} outputs")
-        outputs = [OutputSpec(**o) for o in body["outputs"]]
+        outputs = [OutputSpec.from_fields(o) for o in requested]
         for o in outputs:
             if max(o.width or 0, o.height or 0) > settings.max_output_dimension:
                 abort(422, message=f"output {o.name!r} is larger than {settings.max_output_dimension} px")
@@ -48,6 +58,7 @@ class Jobs(MethodView):
             source_key=source.get("key"),
             source_url=source.get("url"),
             webhook_url=body.get("webhook_url"),
+            placeholder=body["placeholder"],
         )
         return job_document(job, svc.store, svc.result_url_ttl)
 

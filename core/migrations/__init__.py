@@ -24,7 +24,7 @@ def sqlalchemy_url(database_url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if database_url.startswith(prefix):
             return "postgresql+psycopg://" + database_url[len(prefix) :]
-    params = conninfo_to_dict(database_url)
+    params = {k: str(v) for k, v in conninfo_to_dict(database_url).items() if v is not None}
     url = URL.create(
         "postgresql+psycopg",
         username=params.pop("user", None),

@@ -79,7 +79,7 @@ def pixelflow_job() -> Callable[[bytes], int]:
     specs = [OutputSpec(f"{fmt}{w}", fmt, width=w) for w in WIDTHS for fmt in ("jpeg", "webp")]
 
     def job(data: bytes) -> int:
-        return sum(len(r.data) for r in render(data, probe(data, 100_000_000), specs))
+        return sum(len(r.data) for r in render(data, probe(data, 100_000_000), specs).outputs)
 
     return job
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from core.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+from core.errors import CorruptImage, ImageTooLarge, TooManyFrames, UnsupportedFormat
 
 # Leading bytes → (our name, Pillow's format name).
 _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
@@ -36,6 +36,17 @@ class SourceInfo:
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+
+def limit_frames(info: SourceInfo, max_frames: int, max_pixels: int) -> None:
+    """Animations: at most ``max_frames`` frames and ``max_pixels`` pixels over all of them."""
+    if info.frames > max_frames:
+        raise TooManyFrames(f"the animation has {info.frames} frames; the limit is {max_frames}")
+    if info.frames * info.pixels > max_pixels:
+        raise ImageTooLarge(
+            f"the animation has {info.frames} frames of {info.width}x{info.height}"
+            f" = {info.frames * info.pixels / 1e6:.0f} MP in all; the limit is {max_pixels / 1e6:.0f} MP"
+        )
 
 
 def sniff(data: bytes) -> str:

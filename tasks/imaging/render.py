@@ -1,8 +1,9 @@
 """Decode once, render every requested output, encode.
 
 One decode serves all outputs of a job. For JPEG the decoder is asked for
-the smallest DCT scale that is still at least as large as the largest
-output needs (shrink-on-load), which is most of the speed on big photos.
+the smallest DCT scale that still covers the largest output (shrink-on-load),
+which is most of the speed on big photos. Crop rectangles are given in
+source pixels and mapped onto the decoded image.
 """
 
 from __future__ import annotations
@@ -13,50 +14,94 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageSequence
 
-from core.errors import CorruptImage
+from core.errors import CorruptImage, CropOutOfBounds
 from core.spec import OutputSpec
-from tasks.imaging.geometry import Plan, plan
+from tasks.imaging import operations
+from tasks.imaging.color import to_srgb
+from tasks.imaging.encode import Metadata, encode, encode_auto
+from tasks.imaging.geometry import plan
+from tasks.imaging.placeholder import placeholder as blurhash_of
 from tasks.imaging.probe import PILLOW_FORMATS, SourceInfo
 
 _TRANSPOSED = {5, 6, 7, 8}
 _ORIENTATION = 0x0112
-_WHITE = (255, 255, 255)
+_ANIMATED_FORMATS = ("gif", "webp")
 
 
 @dataclass(frozen=True)
 class Rendered:
     spec: OutputSpec
+    format: str
     data: bytes
     width: int
     height: int
 
 
-def render(data: bytes, info: SourceInfo, specs: Sequence[OutputSpec]) -> list[Rendered]:
+@dataclass(frozen=True)
+class Rendering:
+    outputs: list[Rendered]
+    placeholder: str | None = None
+
+
+def render(
+    data: bytes, info: SourceInfo, specs: Sequence[OutputSpec], placeholder: bool = False, max_frames: int = 1
+) -> Rendering:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]])
-            orientation = image.getexif().get(_ORIENTATION, 1)
+            source = Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]])
+            orientation = source.getexif().get(_ORIENTATION, 1)
             width, height = (info.height, info.width) if orientation in _TRANSPOSED else (info.width, info.height)
-            plans = [plan(spec, width, height) for spec in specs]
-            if image.format == "JPEG":
-                _draft(image, max(p.scale for p in plans))
+            for spec in specs:
+                _check_crop(spec, width, height)
+            if source.format == "JPEG":
+                _draft(source, max(_needed_scale(spec, width, height) for spec in specs))
             # Truncated data raises here (Pillow's LOAD_TRUNCATED_IMAGES stays off).
-            image.load()
+            source.load()
+            animation = _frames(source, specs, info, max_frames)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise CorruptImage(f"the {info.format.upper()} data is corrupt or truncated: {exc}") from None
-    if orientation != 1:
-        image = ImageOps.exif_transpose(image)
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
-    # The draft may have decoded a smaller image: map each plan's box onto it.
-    fx, fy = image.width / width, image.height / height
-    return [
-        _render_one(image, spec, Plan(p.size, (p.box[0] * fx, p.box[1] * fy, p.box[2] * fx, p.box[3] * fy)))
-        for spec, p in zip(specs, plans, strict=True)
-    ]
+    image = ImageOps.exif_transpose(source) if orientation != 1 else source
+    icc = source.info.get("icc_profile")
+    meta_kept = _kept_metadata(image)
+    image = _normalise(image)
+    srgb = to_srgb(image, icc) if any(not s.keep_icc for s in specs) else image
+    scale = image.width / width
+    outputs = []
+    for spec in specs:
+        base = image if spec.keep_icc else srgb
+        meta = Metadata(
+            icc=icc if spec.keep_icc else None,
+            exif=meta_kept.exif if spec.keep_metadata else None,
+            xmp=meta_kept.xmp if spec.keep_metadata else None,
+        )
+        if animation and spec.animated and spec.format in _ANIMATED_FORMATS:
+            frames, durations = [_render_frame(f, spec, 1.0) for f in animation[0]], animation[1]
+        else:
+            frames, durations = [_render_frame(base, spec, scale)], [0]
+        if spec.format == "auto":
+            fmt, encoded = encode_auto(frames, spec, meta, durations)
+        else:
+            fmt, encoded = spec.format, encode(frames, spec.format, spec, meta, durations)
+        outputs.append(Rendered(spec, fmt, encoded, frames[0].width, frames[0].height))
+    return Rendering(outputs, blurhash_of(srgb) if placeholder else None)
+
+
+def _check_crop(spec: OutputSpec, width: int, height: int) -> None:
+    """The crop is in upright source pixels (after EXIF orientation)."""
+    if spec.crop:
+        x, y, w, h = spec.crop
+        if x + w > width or y + h > height:
+            raise CropOutOfBounds(f"output {spec.name!r}: crop {w}x{h}+{x}+{y} is outside the {width}x{height} source")
+
+
+def _needed_scale(spec: OutputSpec, width: int, height: int) -> float:
+    """How large, relative to the source, the decoded image must be for this output."""
+    w, h = (spec.crop[2], spec.crop[3]) if spec.crop else (width, height)
+    rw, rh = operations.rotated_size(w, h, spec.rotate)
+    return plan(spec, max(1, round(rw)), max(1, round(rh))).scale
 
 
 def _draft(image: Image.Image, scale: float) -> None:
@@ -65,35 +110,56 @@ def _draft(image: Image.Image, scale: float) -> None:
         image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
 
 
-def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+def _frames(
+    source: Image.Image, specs: Sequence[OutputSpec], info: SourceInfo, max_frames: int
+) -> tuple[list[Image.Image], list[int]] | None:
+    """Every frame of an animation, composited, when an output keeps it; None otherwise."""
+    if info.frames < 2 or not any(s.animated and s.format in _ANIMATED_FORMATS for s in specs):
+        return None
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    for frame in ImageSequence.Iterator(source):
+        if len(frames) >= max_frames:
+            break
+        frames.append(_normalise(frame.convert("RGBA")))
+        durations.append(int(frame.info.get("duration", 100)))
+    source.seek(0)
+    return frames, durations
 
 
-def _render_one(image: Image.Image, spec: OutputSpec, geometry: Plan) -> Rendered:
-    resized = _resize(image, geometry)
-    out = io.BytesIO()
-    icc = image.info.get("icc_profile")
-    if spec.format == "jpeg":
-        _flatten(resized).save(out, "JPEG", quality=spec.effective_quality, icc_profile=icc)
-    elif spec.format == "webp":
-        resized.save(out, "WEBP", quality=spec.effective_quality, method=4, icc_profile=icc)
-    else:
-        resized.save(out, "PNG", compress_level=6, icc_profile=icc)
-    return Rendered(spec, out.getvalue(), resized.width, resized.height)
+def _kept_metadata(image: Image.Image) -> Metadata:
+    """EXIF (with the orientation already applied, so marked upright) and XMP, for keep_metadata."""
+    exif = image.getexif()
+    exif_bytes = None
+    if len(exif):
+        exif[_ORIENTATION] = 1
+        exif_bytes = exif.tobytes()
+    xmp = image.info.get("xmp")
+    return Metadata(exif=exif_bytes, xmp=xmp if isinstance(xmp, bytes) else None)
 
 
-def _resize(image: Image.Image, geometry: Plan) -> Image.Image:
-    if geometry.size == image.size and geometry.box == (0, 0, *image.size):
+def _normalise(image: Image.Image) -> Image.Image:
+    """Bring any decoded mode to one the operations and encoders share: L, LA, RGB or RGBA."""
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
         return image
-    # Pillow resamples RGBA and LA in premultiplied alpha, so transparent pixels do not bleed colour.
-    return image.resize(geometry.size, Image.Resampling.LANCZOS, box=geometry.box)
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # 16-bit grey: keep the top 8 bits (a plain convert would clip everything above 255 to white).
+        return image.convert("I").point(lambda v: v / 256).convert("L")
+    if image.mode == "1":
+        return image.convert("L")
+    has_alpha = image.mode in ("PA", "RGBa", "La") or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """JPEG has no alpha: composite on white."""
-    if image.mode in ("RGB", "L"):
-        return image
-    rgba = image.convert("RGBA")
-    background = Image.new("RGB", rgba.size, _WHITE)
-    background.paste(rgba, mask=rgba.getchannel("A"))
-    return background
+def _render_frame(image: Image.Image, spec: OutputSpec, scale: float) -> Image.Image:
+    work = operations.prepare(image, spec, scale)
+    focus = operations.smart_focus(work) if spec.gravity == "smart" else None
+    width, height = max(1, round(work.width / scale)), max(1, round(work.height / scale))
+    p = plan(spec, width, height, focus)
+    box = (p.box[0] * scale, p.box[1] * scale, p.box[2] * scale, p.box[3] * scale)
+    if p.size != work.size or box != (0, 0, *work.size):
+        # Pillow resamples RGBA and LA in premultiplied alpha, so transparent pixels do not bleed colour.
+        work = work.resize(p.size, Image.Resampling.LANCZOS, box=box)
+    if p.canvas:
+        work = operations.pad(work, p.canvas, p.offset, spec.background)
+    return operations.finish(work, spec)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 from core.jobstore import Output
-from core.spec import staged_key
+from core.spec import CONTENT_TYPES, staged_key
 from tasks.imaging.probe import SourceInfo
 from tasks.imaging.render import render
 from tasks.services import Services
@@ -21,16 +20,13 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
         return False
     data = read_source(svc, job)
     assert job.source_format and job.source_width and job.source_height, "validate runs first"
-    info = SourceInfo(job.source_format, job.source_width, job.source_height, 1)
+    info = SourceInfo(job.source_format, job.source_width, job.source_height, job.source_frames or 1)
+    rendering = render(data, info, [o.spec for o in job.outputs], job.placeholder_requested, svc.settings.max_frames)
     staged = []
-    for result in render(data, info, [o.spec for o in job.outputs]):
-        key = staged_key(job_id, result.spec)
+    for result in rendering.outputs:
+        key = staged_key(job_id, result.spec.name, result.format)
         # Staged with its final headers: upload's copy carries them along.
-        svc.store.put(key, result.data, result.spec.content_type, CACHE_CONTROL)
-        staged.append(
-            dataclasses.replace(
-                Output(result.spec), staged_key=key, width=result.width, height=result.height, bytes=len(result.data)
-            )
-        )
-    svc.jobs.stage_outputs(job_id, staged)
+        svc.store.put(key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
+        staged.append(Output(result.spec, key, None, result.width, result.height, len(result.data), result.format))
+    svc.jobs.stage_outputs(job_id, staged, rendering.placeholder)
     return True

@@ -28,7 +28,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
     for output in job.outputs:
         if output.staged_key is None:
             raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never staged")
-        keys[output.spec.name] = result_key(job_id, output.spec)
+        keys[output.spec.name] = result_key(job_id, output.spec.name, output.format or output.spec.format)
         svc.store.copy(output.staged_key, keys[output.spec.name])
     if svc.jobs.succeed(job_id, keys):
         staged = [o.staged_key for o in job.outputs if o.staged_key]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from core.errors import CorruptImage
-from tasks.imaging.probe import probe, sniff
+from tasks.imaging.probe import limit_frames, probe, sniff
 from tasks.services import Services
 from tasks.steps.common import processing_job, read_source
 
@@ -31,5 +31,6 @@ def validate(svc: Services, job_id: uuid.UUID) -> bool:
             info = probe(read_source(svc, job), limit)
     else:
         info = probe(data if whole else read_source(svc, job), limit)
-    svc.jobs.set_source_info(job_id, info.format, info.width, info.height)
+    limit_frames(info, svc.settings.max_frames, svc.settings.max_animation_pixels)
+    svc.jobs.set_source_info(job_id, info.format, info.width, info.height, info.frames)
     return True

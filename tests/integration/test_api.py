@@ -135,3 +135,34 @@ def test_the_openapi_document_and_swagger_ui_are_served(client: FlaskClient) -> 
 @pytest.mark.parametrize("method", ["put", "delete"])
 def test_a_method_that_is_not_allowed_is_a_405_in_the_error_shape(client: FlaskClient, method: str) -> None:
     assert_error(getattr(client, method)("/v1/jobs"), 405, "method_not_allowed")
+
+
+def test_presets_expand_into_outputs_beside_explicit_ones(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    response = client.post(
+        "/v1/jobs",
+        json={"source": {"key": key}, "presets": ["thumbnails"], "outputs": [{"name": "own", "format": "png"}]},
+    )
+    assert response.status_code == 202, response.json
+    names = [o["name"] for o in response.json["outputs"]]
+    assert names == ["own", "thumb-webp", "thumb-jpeg", "large-webp", "large-jpeg"]
+
+
+def test_an_unknown_preset_or_a_name_clash_is_refused(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    unknown = client.post("/v1/jobs", json={"source": {"key": key}, "presets": ["posters"]})
+    assert "thumbnails" in assert_error(unknown, 422, "validation_error")["message"]
+    clash = client.post(
+        "/v1/jobs",
+        json={"source": {"key": key}, "presets": ["thumbnails"], "outputs": [{"name": "thumb-webp", "format": "png"}]},
+    )
+    assert assert_error(clash, 422, "validation_error")["errors"] == {"outputs": ["thumb-webp"]}
+
+
+def test_a_bad_preset_in_the_configuration_stops_the_api(services_up: None, settings: Settings) -> None:
+    from app import create_app
+    from config import SettingsError
+
+    broken = settings.model_copy(update={"presets": {"bad": [{"name": "x", "format": "tiff"}]}})
+    with pytest.raises(SettingsError, match="PIXELFLOW_PRESETS"):
+        create_app(broken)

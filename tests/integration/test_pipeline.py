@@ -177,3 +177,52 @@ def test_a_large_gif_is_read_whole_for_its_frames(client: FlaskClient, worker: W
     job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "width": 60}]})
     assert job["status"] == "succeeded", job["error"]
     assert job["source"]["format"] == "gif"
+
+
+def test_a_job_of_many_operations_runs_end_to_end(client: FlaskClient, worker: Worker) -> None:
+    key = upload(client, images.png_with_alpha(1000, 500), "image/png", "art.png")
+    outputs = [
+        {
+            "name": "hero",
+            "format": "webp",
+            "width": 400,
+            "height": 400,
+            "fit": "cover",
+            "gravity": "smart",
+            "sharpen": 1,
+        },
+        {
+            "name": "banner",
+            "format": "jpeg",
+            "crop": {"x": 0, "y": 0, "width": 500, "height": 250},
+            "rotate": 90,
+            "flop": True,
+            "progressive": True,
+            "background": "#000000",
+        },
+        {"name": "small", "format": "auto", "width": 200},
+        {"name": "padded", "format": "png", "width": 300, "height": 300, "fit": "pad", "palette": 64},
+    ]
+    job = run_job(client, {"source": {"key": key}, "outputs": outputs, "placeholder": True})
+    assert job["status"] == "succeeded", job["error"]
+    by_name = {o["name"]: o for o in job["outputs"]}
+    expected = {"hero": ("webp", (400, 400)), "banner": ("jpeg", (250, 500)), "padded": ("png", (300, 300))}
+    for name, (fmt, size) in expected.items():
+        image = images.open_image(httpx.get(by_name[name]["url"]).content)
+        assert (image.format.lower(), image.size) == (fmt.upper().lower(), size), name
+    small = by_name["small"]
+    assert small["format"] in ("webp", "avif", "png") and small["key"].endswith("." + small["format"])
+    assert images.open_image(httpx.get(small["url"]).content).mode == "RGBA"
+    assert job["placeholder"]["type"] == "blurhash" and len(job["placeholder"]["hash"]) >= 20
+
+
+def test_a_crop_outside_the_source_fails_the_job_with_its_code(client: FlaskClient, worker: Worker) -> None:
+    key = upload(client, images.jpeg(300, 200))
+    job = run_job(
+        client,
+        {
+            "source": {"key": key},
+            "outputs": [{"name": "a", "format": "png", "crop": {"x": 250, "y": 0, "width": 100, "height": 100}}],
+        },
+    )
+    assert job["status"] == "failed" and job["error"]["code"] == "crop_out_of_bounds"

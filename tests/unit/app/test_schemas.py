@@ -28,6 +28,38 @@ def test_a_minimal_job_gets_contain_as_its_fit() -> None:
         (job(source={"key": "k", "url": "http://example.com/a.jpg"}), "source"),
         (job(source={"url": "ftp://example.com/a.jpg"}), "source"),
         (job(outputs=[]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "fit": "pad", "width": 10}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "fit": "fill"}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "gravity": "north", "width": 10}]), "outputs"),
+        (
+            job(outputs=[{"name": "a", "format": "png", "fit": "cover", "width": 9, "height": 9, "gravity": "focal"}]),
+            "outputs",
+        ),
+        (job(outputs=[{"name": "a", "format": "png", "focal": {"x": 0.5, "y": 0.5}}]), "outputs"),
+        (
+            job(
+                outputs=[
+                    {
+                        "name": "a",
+                        "format": "png",
+                        "fit": "cover",
+                        "width": 9,
+                        "height": 9,
+                        "gravity": "focal",
+                        "focal": {"x": 1.5, "y": 0.5},
+                    }
+                ]
+            ),
+            "outputs",
+        ),
+        (job(outputs=[{"name": "a", "format": "png", "progressive": True}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "jpeg", "lossless": True}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "webp", "palette": 16}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "background": "red"}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "crop": {"x": 0, "y": 0, "width": 0, "height": 5}}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "rotate": 720}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "png", "blur": 0}]), "outputs"),
+        (job(outputs=[{"name": "a", "format": "bmp"}]), "outputs"),
         (job(outputs=[{"name": "a", "format": "bmp"}]), "outputs"),
         (job(outputs=[{"name": "a", "format": "jpeg", "width": 0}]), "outputs"),
         (job(outputs=[{"name": "a", "format": "jpeg", "fit": "cover", "width": 10}]), "outputs"),
@@ -42,6 +74,62 @@ def test_an_invalid_job_names_the_field(body: dict[str, Any], field: str) -> Non
     with pytest.raises(ValidationError) as caught:
         load(body)
     assert field in caught.value.messages
+
+
+def test_every_operation_loads_into_an_output_spec() -> None:
+    from core.spec import OutputSpec
+
+    body = job(
+        outputs=[
+            {
+                "name": "hero",
+                "format": "jpeg",
+                "width": 800,
+                "height": 400,
+                "fit": "cover",
+                "gravity": "focal",
+                "focal": {"x": 0.3, "y": 0.6},
+                "enlarge": True,
+                "background": "#102030",
+                "crop": {"x": 10, "y": 20, "width": 300, "height": 200},
+                "rotate": 90,
+                "flip": True,
+                "flop": True,
+                "blur": 1.5,
+                "sharpen": 1,
+                "quality": 70,
+                "progressive": True,
+                "subsampling": "4:4:4",
+                "keep_metadata": True,
+                "keep_icc": True,
+                "animated": False,
+            }
+        ],
+        presets=["thumbnails"],
+        placeholder=True,
+    )
+    loaded = load(body)
+    spec = OutputSpec.from_fields(loaded["outputs"][0])
+    assert spec.focal == (0.3, 0.6) and spec.crop == (10, 20, 300, 200) and spec.subsampling == "4:4:4"
+    assert (
+        OutputSpec.from_fields(
+            {
+                "name": "hero",
+                "format": "jpeg",
+                "width": 800,
+                "height": 400,
+                "fit": "cover",
+                "quality": 70,
+                **spec.options(),
+            }
+        )
+        == spec
+    )
+    assert loaded["presets"] == ["thumbnails"] and loaded["placeholder"] is True
+
+
+def test_a_job_of_presets_alone_is_enough() -> None:
+    assert load({"source": {"key": "k"}, "presets": ["thumbnails"]})["outputs"] == []
 
 
 def test_uploads_accept_only_image_content_types() -> None:

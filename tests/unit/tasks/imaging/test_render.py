@@ -26,7 +26,7 @@ def difference(a: Image.Image, b: Image.Image) -> float:
 
 
 def render_one(data: bytes, spec: OutputSpec) -> Image.Image:
-    [result] = render(data, probe(data, 50_000_000), [spec])
+    [result] = render(data, probe(data, 50_000_000), [spec]).outputs
     image = images.open_image(result.data)
     assert image.size == (result.width, result.height)
     return image
@@ -39,7 +39,7 @@ def test_one_decode_renders_every_output_in_its_format_and_size() -> None:
         OutputSpec("large", "jpeg", width=800),
         OutputSpec("square", "png", width=300, height=300, fit="cover"),
     ]
-    results = render(data, probe(data, 50_000_000), specs)
+    results = render(data, probe(data, 50_000_000), specs).outputs
     got = [(images.open_image(r.data).format, images.open_image(r.data).size) for r in results]
     assert got == [("WEBP", (200, 133)), ("JPEG", (800, 533)), ("PNG", (300, 300))]
 
@@ -70,7 +70,7 @@ def test_alpha_is_kept_in_png_and_webp_and_flattened_on_white_for_jpeg() -> None
     source.paste((0, 0, 255, 255), (0, 0, 200, 200))
     data = images.encode(source, "PNG")
     specs = [OutputSpec(n, n, width=100) for n in ("png", "webp", "jpeg")]
-    png, webp, jpg = (images.open_image(r.data) for r in render(data, probe(data, 10**6), specs))
+    png, webp, jpg = (images.open_image(r.data) for r in render(data, probe(data, 10**6), specs).outputs)
     assert png.mode == "RGBA" and png.getpixel((90, 25))[3] == 0  # type: ignore[index]
     assert webp.mode == "RGBA" and webp.getpixel((90, 25))[3] == 0  # type: ignore[index]
     assert jpg.mode == "RGB"
@@ -92,7 +92,8 @@ def test_transparent_pixels_do_not_bleed_their_colour_into_edges() -> None:
 def test_quality_changes_the_jpeg_size() -> None:
     data = images.jpeg(800, 600)
     low, high = (
-        render(data, probe(data, 10**7), [OutputSpec("a", "jpeg", width=400, quality=q)])[0].data for q in (30, 95)
+        render(data, probe(data, 10**7), [OutputSpec("a", "jpeg", width=400, quality=q)]).outputs[0].data
+        for q in (30, 95)
     )
     assert len(low) < len(high)
 

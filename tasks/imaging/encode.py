@@ -1,0 +1,117 @@
+"""Encoders, per format, and ``auto``: the smallest of the candidates that keep what must be kept."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+
+from core.spec import OutputSpec
+from tasks.imaging.operations import colour
+
+try:  # AVIF comes from a plugin that ships its own libavif.
+    import pillow_avif  # noqa: F401
+
+    AVIF = True
+except ImportError:  # pragma: no cover - the plugin is in requirements.txt
+    AVIF = False
+
+_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What the encoder may carry over: the ICC profile, and EXIF/XMP when asked."""
+
+    icc: bytes | None = None
+    exif: bytes | None = None
+    xmp: bytes | None = None
+
+
+def has_alpha(image: Image.Image) -> bool:
+    if image.mode in ("RGBA", "LA"):
+        low, _ = image.getchannel("A").getextrema()
+        return bool(low < 255)  # type: ignore[operator]
+    return False
+
+
+def flatten(image: Image.Image, background: str) -> Image.Image:
+    if image.mode in ("RGB", "L"):
+        return image
+    base_mode = "L" if image.mode == "LA" else "RGB"
+    out = Image.new(base_mode, image.size, colour(background, base_mode))
+    out.paste(image.convert(base_mode), mask=image.getchannel("A"))
+    return out
+
+
+def encode(frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata, durations: list[int]) -> bytes:
+    """One image, or the frames of an animation (GIF and WebP)."""
+    image = frames[0]
+    out = io.BytesIO()
+    extra: dict[str, object] = {}
+    if meta.icc:
+        extra["icc_profile"] = meta.icc
+    if meta.exif and fmt in ("jpeg", "webp", "png", "avif"):
+        extra["exif"] = meta.exif
+    if meta.xmp and fmt in ("jpeg", "webp"):
+        extra["xmp"] = meta.xmp
+    quality = spec.effective_quality(fmt)
+    if fmt == "jpeg":
+        flatten(image, spec.background).save(
+            out,
+            "JPEG",
+            quality=quality,
+            progressive=spec.progressive,
+            optimize=spec.progressive,
+            subsampling=_SUBSAMPLING.get(spec.subsampling or "", -1),
+            **extra,
+        )
+    elif fmt == "png":
+        target = image
+        if spec.palette:
+            target = image.quantize(spec.palette, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        target.save(out, "PNG", optimize=bool(spec.palette), compress_level=6, **extra)
+    elif fmt == "webp":
+        animation = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": 0}
+        image.save(
+            out,
+            "WEBP",
+            quality=quality,
+            lossless=spec.lossless,
+            method=4,
+            **(animation if len(frames) > 1 else {}),
+            **extra,
+        )
+    elif fmt == "gif":
+        paletted = [_gif_frame(f) for f in frames]
+        animation = {"save_all": True, "append_images": paletted[1:], "duration": durations, "loop": 0}
+        paletted[0].save(out, "GIF", optimize=False, disposal=2, **(animation if len(frames) > 1 else {}))
+    elif fmt == "avif":
+        image.save(out, "AVIF", quality=quality, speed=8, **extra)
+    else:
+        raise ValueError(f"no encoder for {fmt!r}")
+    return out.getvalue()
+
+
+def _gif_frame(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") and has_alpha(image):
+        rgba = image.convert("RGBA")
+        paletted = rgba.convert("RGB").quantize(255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        # Index 255 is transparent wherever alpha is below half.
+        mask = rgba.getchannel("A").point(lambda a: 255 if a < 128 else 0)
+        paletted.paste(255, mask=mask)
+        paletted.info["transparency"] = 255
+        return paletted
+    return image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def candidates(image: Image.Image) -> list[str]:
+    """``auto``: WebP and AVIF always; JPEG when there is no alpha to keep, PNG when there is."""
+    modern = ["webp", *(["avif"] if AVIF else [])]
+    return [*modern, "png"] if has_alpha(image) else [*modern, "jpeg"]
+
+
+def encode_auto(frames: list[Image.Image], spec: OutputSpec, meta: Metadata, durations: list[int]) -> tuple[str, bytes]:
+    results = [(fmt, encode(frames[:1], fmt, spec, meta, durations[:1])) for fmt in candidates(frames[0])]
+    return min(results, key=lambda r: len(r[1]))
