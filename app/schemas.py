@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from config import Settings, SettingsError
-from core.spec import FITS, GRAVITIES, REQUESTABLE_FORMATS, SUBSAMPLINGS
+from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
 STATUS = ("queued", "processing", "succeeded", "failed")
@@ -27,7 +27,8 @@ class ErrorSchema(Schema):
 
 class UploadRequestSchema(StrictSchema):
     content_type = fields.String(
-        required=True, validate=validate.OneOf(["image/jpeg", "image/png", "image/webp", "image/gif"])
+        required=True,
+        validate=validate.OneOf(["image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif"]),
     )
     file_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
@@ -60,6 +61,32 @@ class CropSchema(StrictSchema):
     y = fields.Integer(required=True, validate=validate.Range(min=0))
     width = fields.Integer(required=True, validate=validate.Range(min=1))
     height = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class WatermarkImageSchema(StrictSchema):
+    key = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class WatermarkSchema(StrictSchema):
+    text = fields.String(validate=validate.Length(min=1, max=200))
+    image = fields.Nested(WatermarkImageSchema, metadata={"description": "an uploaded image"})
+    size = fields.Integer(validate=validate.Range(min=6, max=1000), metadata={"description": "text: font px"})
+    scale = fields.Float(
+        validate=validate.Range(min=0.01, max=1), metadata={"description": "image: fraction of the output's width"}
+    )
+    color = fields.String(validate=validate.Regexp(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$", error="use #rrggbb[aa]"))
+    opacity = fields.Float(validate=validate.Range(min=0, max=1))
+    position = fields.String(validate=validate.OneOf(POSITIONS))
+    margin = fields.Integer(validate=validate.Range(min=0, max=1000))
+
+    @validates_schema
+    def _one_kind(self, data: dict[str, Any], **_: Any) -> None:
+        if ("text" in data) == ("image" in data):
+            raise ValidationError("give exactly one of text or image")
+        if "text" in data and "scale" in data:
+            raise ValidationError("scale applies to image watermarks; use size for text", "scale")
+        if "image" in data and ("size" in data or "color" in data):
+            raise ValidationError("size and color apply to text watermarks", "size")
 
 
 # Options that only one encoder understands: field → the formats it applies to.
@@ -113,6 +140,7 @@ class OutputRequestSchema(StrictSchema):
     keep_metadata = fields.Boolean(metadata={"description": "keep EXIF and XMP (stripped by default)"})
     keep_icc = fields.Boolean(metadata={"description": "keep the ICC profile instead of converting to sRGB"})
     animated = fields.Boolean(metadata={"description": "GIF and WebP outputs of an animation keep it (default)"})
+    watermark = fields.Nested(WatermarkSchema)
 
     @validates_schema
     def _coherent(self, data: dict[str, Any], **_: Any) -> None:

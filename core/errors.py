@@ -11,6 +11,7 @@
     │   ├── TooManyFrames               too_many_frames         422
     │   ├── CorruptImage                corrupt_image           422
     │   ├── CropOutOfBounds             crop_out_of_bounds      422
+    │   ├── WatermarkNotFound           watermark_not_found     422
     │   └── WebhookRejected             webhook_rejected        422
     └── TransientError                  a peer is down: retried with backoff
         ├── StorageUnavailable          storage_unavailable     503
@@ -77,6 +78,10 @@ class CorruptImage(PermanentError):
 
 class CropOutOfBounds(PermanentError):
     code = "crop_out_of_bounds"
+
+
+class WatermarkNotFound(PermanentError):
+    code = "watermark_not_found"
 
 
 class WebhookRejected(PermanentError):

@@ -34,6 +34,28 @@ DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60}
 ALPHA_FORMATS = ("png", "webp", "gif", "avif")
 
 
+POSITIONS = ("center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest")
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Text in the shipped font, or an uploaded image, laid over the finished output."""
+
+    text: str | None = None
+    image_key: str | None = None
+    size: int | None = None
+    """Text: font size in pixels (default: 5 % of the output's shorter side)."""
+    scale: float = 0.25
+    """Image: its width as a fraction of the output's width."""
+    color: str = "#ffffff"
+    opacity: float = 0.5
+    position: str = "southeast"
+    margin: int = 16
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     name: str
@@ -64,6 +86,7 @@ class OutputSpec:
     keep_metadata: bool = False
     keep_icc: bool = False
     animated: bool = True
+    watermark: Watermark | None = None
 
     def effective_quality(self, fmt: str) -> int | None:
         return self.quality if self.quality is not None else DEFAULT_QUALITY.get(fmt)
@@ -72,7 +95,7 @@ class OutputSpec:
         """Every field beyond the basic columns that differs from its default, as JSON values."""
         basic = {"name", "format", "width", "height", "fit", "quality"}
         return {
-            f.name: list(value) if isinstance(value, tuple) else value
+            f.name: _json(value)
             for f in dataclasses.fields(self)
             if f.name not in basic and (value := getattr(self, f.name)) != f.default
         }
@@ -89,7 +112,20 @@ class OutputSpec:
         for key in ("focal", "crop"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
+        if isinstance(values.get("watermark"), dict):
+            mark = dict(values["watermark"])
+            if isinstance(mark.get("image"), dict):
+                mark["image_key"] = mark.pop("image")["key"]
+            values["watermark"] = Watermark(**mark)
         return cls(**values)
+
+
+def _json(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Watermark):
+        return value.to_json()
+    return value
 
 
 def extension(fmt: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from PIL import Image, ImageDraw
 
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from app.schemas import JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema, OutputRequestSchema
 from app.services import services
 from core.document import job_document
-from core.errors import SourceNotFound, SourceTooLarge
+from core.errors import SourceNotFound, SourceTooLarge, WatermarkNotFound
 from core.ids import new_id
 from core.spec import OutputSpec
 
@@ -52,6 +52,11 @@ class Jobs(MethodView):
             if size > settings.max_source_bytes:
                 raise SourceTooLarge(f"the source is {size} bytes; the limit is {settings.max_source_bytes}")
         # The job and its outbox row commit together; the relay publishes the chain.
+        for key in sorted({s.watermark.image_key for s in outputs if s.watermark and s.watermark.image_key}):
+            try:
+                svc.store.head(key)
+            except FileNotFoundError:
+                raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}") from None
         job = svc.jobs.create(
             new_id(),
             outputs,

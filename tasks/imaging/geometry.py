@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from core.spec import OutputSpec
 
 # gravity → where the kept region sits, as fractions of the slack on each axis
-_ANCHORS = {
+ANCHORS = {
     "center": (0.5, 0.5),
     "north": (0.5, 0.0),
     "south": (0.5, 1.0),
@@ -67,7 +67,7 @@ def _anchor(spec: OutputSpec, focus: tuple[float, float] | None) -> tuple[float,
         return spec.focal
     if spec.gravity == "smart" and focus:
         return focus
-    return _ANCHORS.get(spec.gravity, (0.5, 0.5))
+    return ANCHORS.get(spec.gravity, (0.5, 0.5))
 
 
 def _cover(

@@ -11,6 +11,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from PIL import Image
 
 from core.errors import CorruptImage, ImageTooLarge, TooManyFrames, UnsupportedFormat
@@ -22,6 +23,20 @@ _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
     (b"GIF87a", 0, "gif", "GIF"),
     (b"GIF89a", 0, "gif", "GIF"),
     (b"WEBP", 8, "webp", "WEBP"),
+    (b"II*\x00", 0, "tiff", "TIFF"),
+    (b"MM\x00*", 0, "tiff", "TIFF"),
+    (b"ftypavif", 4, "avif", "AVIF"),
+    (b"ftypavis", 4, "avif", "AVIF"),
+)
+# Recognised, and refused with a reason.
+_REFUSED = (
+    (b"ftypheic", 4, "HEIC"),
+    (b"ftypheix", 4, "HEIC"),
+    (b"ftypmif1", 4, "HEIF"),
+    (b"<svg", 0, "SVG"),
+    (b"<?xml", 0, "XML/SVG"),
+    (b"%PDF", 0, "PDF"),
+    (b"BM", 0, "BMP"),
 )
 PILLOW_FORMATS = {name: pil for _, _, name, pil in _SIGNATURES}
 
@@ -55,7 +70,10 @@ def sniff(data: bytes) -> str:
     for magic, offset, name, _ in _SIGNATURES:
         if data[offset : offset + len(magic)] == magic and (name != "webp" or data[:4] == b"RIFF"):
             return name
-    raise UnsupportedFormat("the source is not a JPEG, PNG, WebP or GIF image (format read from its bytes)")
+    for magic, offset, name in _REFUSED:
+        if data[offset : offset + len(magic)] == magic:
+            raise UnsupportedFormat(f"{name} sources are not accepted (format read from the bytes)")
+    raise UnsupportedFormat("the source is not a JPEG, PNG, WebP, GIF, TIFF or AVIF image (format read from its bytes)")
 
 
 def probe(data: bytes, max_pixels: int) -> SourceInfo:

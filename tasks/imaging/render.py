@@ -11,19 +11,19 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, ImageSequence
 
 from core.errors import CorruptImage, CropOutOfBounds
 from core.spec import OutputSpec
-from tasks.imaging import operations
+from tasks.imaging import operations, watermark
 from tasks.imaging.color import to_srgb
 from tasks.imaging.encode import Metadata, encode, encode_auto
 from tasks.imaging.geometry import plan
 from tasks.imaging.placeholder import placeholder as blurhash_of
-from tasks.imaging.probe import PILLOW_FORMATS, SourceInfo
+from tasks.imaging.probe import PILLOW_FORMATS, SourceInfo, probe
 
 _TRANSPOSED = {5, 6, 7, 8}
 _ORIENTATION = 0x0112
@@ -46,8 +46,15 @@ class Rendering:
 
 
 def render(
-    data: bytes, info: SourceInfo, specs: Sequence[OutputSpec], placeholder: bool = False, max_frames: int = 1
+    data: bytes,
+    info: SourceInfo,
+    specs: Sequence[OutputSpec],
+    placeholder: bool = False,
+    max_frames: int = 1,
+    overlays: Mapping[str, bytes] | None = None,
 ) -> Rendering:
+    """``overlays``: the bytes of each image watermark, by key."""
+    marks = {key: _decode_overlay(key, blob, info.pixels) for key, blob in (overlays or {}).items()}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -78,9 +85,9 @@ def render(
             xmp=meta_kept.xmp if spec.keep_metadata else None,
         )
         if animation and spec.animated and spec.format in _ANIMATED_FORMATS:
-            frames, durations = [_render_frame(f, spec, 1.0) for f in animation[0]], animation[1]
+            frames, durations = [_render_frame(f, spec, 1.0, marks) for f in animation[0]], animation[1]
         else:
-            frames, durations = [_render_frame(base, spec, scale)], [0]
+            frames, durations = [_render_frame(base, spec, scale, marks)], [0]
         if spec.format == "auto":
             fmt, encoded = encode_auto(frames, spec, meta, durations)
         else:
@@ -151,7 +158,17 @@ def _normalise(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if has_alpha else "RGB")
 
 
-def _render_frame(image: Image.Image, spec: OutputSpec, scale: float) -> Image.Image:
+def _decode_overlay(key: str, data: bytes, max_pixels: int) -> Image.Image:
+    """A watermark image, under the same limits as a source (at most as many pixels as the source)."""
+    info = probe(data, max(max_pixels, 1_000_000))
+    try:
+        with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]]) as image:
+            return _normalise(image.convert("RGBA"))
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImage(f"the watermark {key!r} is corrupt or truncated: {exc}") from None
+
+
+def _render_frame(image: Image.Image, spec: OutputSpec, scale: float, marks: Mapping[str, Image.Image]) -> Image.Image:
     work = operations.prepare(image, spec, scale)
     focus = operations.smart_focus(work) if spec.gravity == "smart" else None
     width, height = max(1, round(work.width / scale)), max(1, round(work.height / scale))
@@ -162,4 +179,8 @@ def _render_frame(image: Image.Image, spec: OutputSpec, scale: float) -> Image.I
         work = work.resize(p.size, Image.Resampling.LANCZOS, box=box)
     if p.canvas:
         work = operations.pad(work, p.canvas, p.offset, spec.background)
-    return operations.finish(work, spec)
+    work = operations.finish(work, spec)
+    if spec.watermark:
+        overlay = marks.get(spec.watermark.image_key or "")
+        work = watermark.apply(work, spec.watermark, overlay)
+    return work

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import uuid
 
+from core.errors import WatermarkNotFound
 from core.jobstore import Output
-from core.spec import CONTENT_TYPES, staged_key
+from core.spec import CONTENT_TYPES, OutputSpec, staged_key
 from tasks.imaging.probe import SourceInfo
 from tasks.imaging.render import render
 from tasks.services import Services
 from tasks.steps.common import processing_job, read_source
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def read_overlays(svc: Services, specs: list[OutputSpec]) -> dict[str, bytes]:
+    """The bytes of every image watermark the outputs use, each read once."""
+    keys = {s.watermark.image_key for s in specs if s.watermark and s.watermark.image_key}
+    overlays = {}
+    for key in keys:
+        try:
+            overlays[key] = svc.store.get(key)
+        except FileNotFoundError:
+            raise WatermarkNotFound(f"the watermark image {key!r} is not in storage") from None
+    return overlays
 
 
 def transform(svc: Services, job_id: uuid.UUID) -> bool:
@@ -21,7 +34,8 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     data = read_source(svc, job)
     assert job.source_format and job.source_width and job.source_height, "validate runs first"
     info = SourceInfo(job.source_format, job.source_width, job.source_height, job.source_frames or 1)
-    rendering = render(data, info, [o.spec for o in job.outputs], job.placeholder_requested, svc.settings.max_frames)
+    specs = [o.spec for o in job.outputs]
+    rendering = render(data, info, specs, job.placeholder_requested, svc.settings.max_frames, read_overlays(svc, specs))
     staged = []
     for result in rendering.outputs:
         key = staged_key(job_id, result.spec.name, result.format)

@@ -226,3 +226,26 @@ def test_a_crop_outside_the_source_fails_the_job_with_its_code(client: FlaskClie
         },
     )
     assert job["status"] == "failed" and job["error"]["code"] == "crop_out_of_bounds"
+
+
+def test_an_image_watermark_from_an_upload_is_laid_over_the_output(client: FlaskClient, worker: Worker) -> None:
+    from PIL import Image
+
+    logo_key = upload(client, images.encode(Image.new("RGBA", (40, 40), (0, 255, 0, 255)), "PNG"), "image/png", "l.png")
+    key = upload(client, images.encode(Image.new("RGB", (400, 400), (0, 0, 0)), "PNG"), "image/png", "black.png")
+    mark = {"image": {"key": logo_key}, "scale": 0.5, "opacity": 1, "position": "southeast", "margin": 0}
+    job = run_job(
+        client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "width": 200, "watermark": mark}]}
+    )
+    assert job["status"] == "succeeded", job["error"]
+    image = images.open_image(httpx.get(job["outputs"][0]["url"]).content).convert("RGB")
+    assert image.getpixel((190, 190)) == (0, 255, 0) and image.getpixel((10, 10)) == (0, 0, 0)
+
+
+def test_a_watermark_key_that_was_never_uploaded_is_refused(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    mark = {"image": {"key": "uploads/none/logo.png"}}
+    response = client.post(
+        "/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "watermark": mark}]}
+    )
+    assert response.status_code == 422 and response.json["code"] == "watermark_not_found"

@@ -57,3 +57,33 @@ def test_a_png_declaring_100k_by_100k_is_refused_without_decoding() -> None:
 def test_a_header_cut_short_is_corrupt() -> None:
     with pytest.raises(CorruptImage):
         probe(images.jpeg(64, 48)[:20], 10_000)
+
+
+def test_animation_limits_count_frames_and_pixels_over_all_frames() -> None:
+    from core.errors import TooManyFrames
+    from tasks.imaging.probe import SourceInfo, limit_frames
+
+    limit_frames(SourceInfo("gif", 100, 100, 50), max_frames=50, max_pixels=500_000)
+    with pytest.raises(TooManyFrames):
+        limit_frames(SourceInfo("gif", 10, 10, 51), max_frames=50, max_pixels=10**9)
+    with pytest.raises(ImageTooLarge, match="frames"):
+        limit_frames(SourceInfo("gif", 1000, 1000, 40), max_frames=50, max_pixels=30_000_000)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x00\x00\x00\x18ftypheic" + bytes(16), "HEIC"),
+        (b"BM" + bytes(60), "BMP"),
+        (b"<?xml version='1.0'?><svg/>", "SVG"),
+    ],
+)
+def test_known_but_refused_formats_say_which_they_are(data: bytes, reason: str) -> None:
+    with pytest.raises(UnsupportedFormat, match=reason):
+        sniff(data)
+
+
+def test_tiff_and_avif_sources_are_read() -> None:
+    tiff = images.encode(images.picture(64, 48), "TIFF")
+    avif = images.encode(images.picture(64, 48), "AVIF")
+    assert (probe(tiff, 10_000).format, probe(avif, 10_000).format) == ("tiff", "avif")
