@@ -95,6 +95,7 @@ _FORMAT_OPTIONS = {
     "progressive": ("jpeg",),
     "subsampling": ("jpeg",),
     "lossless": ("webp",),
+    "optimize": ("png", "jpeg"),
     "palette": ("png",),
 }
 
@@ -136,6 +137,7 @@ class OutputRequestSchema(StrictSchema):
     progressive = fields.Boolean()
     subsampling = fields.String(validate=validate.OneOf(SUBSAMPLINGS))
     lossless = fields.Boolean()
+    optimize = fields.Boolean(metadata={"description": "PNG: smallest deflate; JPEG: optimised Huffman tables"})
     palette = fields.Integer(validate=validate.Range(min=2, max=256), metadata={"description": "PNG colours"})
     keep_metadata = fields.Boolean(metadata={"description": "keep EXIF and XMP (stripped by default)"})
     keep_icc = fields.Boolean(metadata={"description": "keep the ICC profile instead of converting to sRGB"})

@@ -81,6 +81,7 @@ class OutputSpec:
     progressive: bool = False
     subsampling: str | None = None
     lossless: bool = False
+    optimize: bool = False
     palette: int | None = None
     """PNG: quantise to this many colours."""
     keep_metadata: bool = False

@@ -49,13 +49,13 @@ def encode(frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata
     """One image, or the frames of an animation (GIF and WebP)."""
     image = frames[0]
     out = io.BytesIO()
-    extra: dict[str, object] = {}
-    if meta.icc:
-        extra["icc_profile"] = meta.icc
-    if meta.exif and fmt in ("jpeg", "webp", "png", "avif"):
-        extra["exif"] = meta.exif
-    if meta.xmp and fmt in ("jpeg", "webp"):
-        extra["xmp"] = meta.xmp
+    # Explicit values, always: some encoders fall back to the image's own info (the source's
+    # profile and EXIF, carried along by every resize), which would defeat stripping.
+    extra: dict[str, object] = {"icc_profile": meta.icc}
+    if fmt in ("jpeg", "webp", "png", "avif"):
+        extra["exif"] = meta.exif or b""
+    if fmt in ("jpeg", "webp", "png"):
+        extra["xmp"] = meta.xmp or b""
     quality = spec.effective_quality(fmt)
     if fmt == "jpeg":
         flatten(image, spec.background).save(
@@ -63,7 +63,7 @@ def encode(frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata
             "JPEG",
             quality=quality,
             progressive=spec.progressive,
-            optimize=spec.progressive,
+            optimize=spec.progressive or spec.optimize,
             subsampling=_SUBSAMPLING.get(spec.subsampling or "", -1),
             **extra,
         )
@@ -71,7 +71,7 @@ def encode(frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata
         target = image
         if spec.palette:
             target = image.quantize(spec.palette, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-        target.save(out, "PNG", optimize=bool(spec.palette), compress_level=6, **extra)
+        target.save(out, "PNG", optimize=spec.optimize, compress_level=9 if spec.optimize else 6, **extra)
     elif fmt == "webp":
         animation = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": 0}
         image.save(

@@ -169,6 +169,22 @@ def test_auto_picks_the_smallest_and_keeps_alpha_when_there_is_some() -> None:
     assert translucent.format in ("webp", "avif", "png") and image.mode == "RGBA"
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif", "gif"])
+def test_every_format_strips_exif_and_profiles_by_default(fmt: str) -> None:
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x010F] = "PixelCam"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = images.encode(PICTURE, "PNG", exif=exif, icc_profile=srgb)
+    _, image = one(data, format=fmt, width=100)
+    assert not image.getexif(), fmt
+    assert not image.info.get("icc_profile"), fmt
+    _, kept = one(data, format=fmt, width=100, keep_metadata=True, keep_icc=True)
+    if fmt != "gif":  # GIF carries neither
+        assert kept.getexif()[0x010F] == "PixelCam" and kept.info["icc_profile"] == srgb, fmt
+
+
 def test_metadata_is_stripped_by_default_and_kept_when_asked() -> None:
     exif = Image.Exif()
     exif[0x010F] = "PixelCam"  # Make
@@ -215,3 +231,24 @@ def test_a_placeholder_is_a_blurhash_of_the_picture() -> None:
     decoded = blurhash.decode(rendering.placeholder, 4, 3)
     r, g, b = decoded[1][1][:3]
     assert r > 180 and g < 60 and b < 60
+
+
+def test_a_wide_profile_is_converted_to_srgb_pixels() -> None:
+    from tests.icc import SRGB_PRIMARIES, rgb_profile
+
+    # A profile whose red channel is sRGB's green: a red pixel under it is green in sRGB.
+    swapped = rgb_profile((SRGB_PRIMARIES[1], SRGB_PRIMARIES[0], SRGB_PRIMARIES[2]), name="swapped")
+    data = images.encode(Image.new("RGB", (64, 64), (255, 0, 0)), "PNG", icc_profile=swapped)
+    _, converted = one(data)
+    r, g, b = rgb(converted, (32, 32))
+    assert g > 240 and r < 20 and b < 20
+    assert "icc_profile" not in converted.info
+    _, kept = one(data, keep_icc=True)
+    assert rgb(kept, (32, 32)) == (255, 0, 0) and kept.info["icc_profile"] == swapped
+
+
+def test_png_and_jpeg_optimise_when_asked() -> None:
+    plain, _ = one(PNG)
+    optimised, image = one(PNG, optimize=True)
+    assert len(optimised.data) <= len(plain.data)
+    assert difference(image, PICTURE) == 0
