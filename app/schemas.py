@@ -10,7 +10,7 @@ from config import Settings, SettingsError
 from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
-STATUS = ("queued", "processing", "succeeded", "failed")
+STATUS = ("queued", "processing", "succeeded", "failed", "canceled")
 
 
 class StrictSchema(Schema):

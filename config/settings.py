@@ -78,6 +78,10 @@ class Settings(BaseSettings):
 
     # Workers.
     task_events: bool = False
+    # Deliveries of one message before RabbitMQ dead-letters it (a child that dies on it every time).
+    delivery_limit: Annotated[int, Field(ge=1)] = 3
+    # Test hooks, off unless set: "step:action" pairs, e.g. "transform:kill" or "transform:sleep".
+    failpoints: Annotated[list[str], NoDecode] = []
     task_max_retries: Annotated[int, Field(ge=0)] = 5
     task_soft_time_limit: Seconds = 120
     task_time_limit: Seconds = 150
@@ -86,7 +90,7 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    @field_validator("fetch_allow", mode="before")
+    @field_validator("fetch_allow", "failpoints", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -8,7 +8,8 @@ Status changes are guarded transitions, ``UPDATE … WHERE status IN (…)``:
 a repeated or late step finds the row already moved on and changes nothing.
 
     queued ──start──▶ processing ──succeed──▶ succeeded
-       └──────────────────┴────────fail─────▶ failed
+       ├──────────────────┴────────fail─────▶ failed ───┐
+       └──────────────────┴───────cancel────▶ canceled ─┴─retry──▶ queued
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from core.errors import DatabaseUnavailable
 from core.spec import OutputSpec
 
 OUTBOX_CHANNEL = "pixelflow_outbox"
-STATUSES = ("queued", "processing", "succeeded", "failed")
-TERMINAL = ("succeeded", "failed")
+STATUSES = ("queued", "processing", "succeeded", "failed", "canceled")
+TERMINAL = ("succeeded", "failed", "canceled")
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,70 @@ class JobStore:
             "UPDATE jobs SET status = 'failed', finished_at = now(), error_code = %s, error_message = %s"
             " WHERE id = %s AND status IN ('queued', 'processing')",
             (code, message[:1000], job_id),
+        )
+
+    def cancel(self, job_id: uuid.UUID) -> bool:
+        """queued|processing → canceled. A step already running finishes; the next one stops."""
+        return self._update(
+            "UPDATE jobs SET status = 'canceled', finished_at = now() WHERE id = %s"
+            " AND status IN ('queued', 'processing')",
+            (job_id,),
+        )
+
+    def retry(self, job_id: uuid.UUID) -> bool:
+        """failed|canceled → queued, its results cleared and the chain sent again through the outbox."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE jobs SET status = 'queued', started_at = NULL, finished_at = NULL, error_code = NULL,"
+                " error_message = NULL, notified_at = NULL, webhook_status = NULL, webhook_error = NULL,"
+                " placeholder = NULL WHERE id = %s AND status IN ('failed', 'canceled')",
+                (job_id,),
+            )
+            if cur.rowcount != 1:
+                return False
+            cur.execute(
+                "UPDATE job_outputs SET staged_key = NULL, key = NULL, result_width = NULL, result_height = NULL,"
+                " bytes = NULL, result_format = NULL WHERE job_id = %s",
+                (job_id,),
+            )
+            cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
+            cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+            return True
+
+    def record_dead_letter(
+        self, job_id: uuid.UUID | None, task: str, reason: str, delivery_count: int | None, message: dict[str, Any]
+    ) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO dead_letters (job_id, task, reason, delivery_count, message) VALUES (%s, %s, %s, %s, %s)",
+                (job_id, task, reason, delivery_count, Jsonb(message)),
+            )
+
+    def dead_letters(self, limit: int = 50, include_replayed: bool = False) -> list[dict[str, Any]]:
+        where = "" if include_replayed else "WHERE replayed_at IS NULL"
+        with self._tx() as cur:
+            cur.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT %s", (limit,))  # noqa: S608
+            return cur.fetchall()
+
+    def dead_letter(self, letter_id: int) -> dict[str, Any] | None:
+        with self._tx() as cur:
+            cur.execute("SELECT * FROM dead_letters WHERE id = %s", (letter_id,))
+            return cur.fetchone()
+
+    def mark_replayed(self, letter_id: int) -> None:
+        self._update("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter_id,))
+
+    def purge_dead_letters(self) -> int:
+        with self._tx() as cur:
+            cur.execute("DELETE FROM dead_letters")
+            return cur.rowcount
+
+    def stuck(self, older_than_seconds: float) -> list[Job]:
+        """Jobs still queued or processing this long after they were created or last started."""
+        return self._select(
+            "WHERE status IN ('queued', 'processing')"
+            " AND COALESCE(started_at, created_at) < now() - make_interval(secs => %s) ORDER BY id",
+            (older_than_seconds,),
         )
 
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:

@@ -8,6 +8,7 @@ memory where the broker's consumer timeout would kill it.
 from kombu import Exchange, Queue
 
 from config import get_settings
+from tasks.topology import work_queue_arguments
 
 _settings = get_settings()
 _exchange = Exchange(_settings.queue, type="topic", durable=True)
@@ -22,7 +23,7 @@ task_queues = [
         _settings.queue,
         _exchange,
         routing_key=f"{_settings.queue}.#",
-        queue_arguments={"x-queue-type": "quorum"},
+        queue_arguments=work_queue_arguments(_settings),
         durable=True,
     )
 ]
@@ -42,6 +43,10 @@ result_backend = None
 task_annotations = {"*": {"max_retries": _settings.task_max_retries}}
 
 task_acks_late = True
+# A step that fails for good is rejected without requeue: dead-lettered. A hard
+# time limit is acked (the job is failed by the sweeper's deadline instead of a rerun).
+task_acks_on_failure = False
+task_acks_on_timeout = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True

@@ -12,6 +12,9 @@ A job that fails this way is still notified.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,10 +30,21 @@ from tasks import steps
 from tasks.celery_app import app
 from tasks.services import Services, services
 from tasks.services import close as close_services
+from tasks.topology import declare_dead_letters
 
 log = logging.getLogger(__name__)
 
 Step = Callable[[Services, uuid.UUID], bool]
+
+
+def _failpoint(failpoints: list[str], step: str) -> None:
+    """Test hooks (PIXELFLOW_FAILPOINTS): "transform:kill" kills this pool child, "transform:sleep" stalls 3 s."""
+    for failpoint in failpoints:
+        name, _, action = failpoint.partition(":")
+        if name == step and action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if name == step and action == "sleep":
+            time.sleep(3)
 
 
 class StepTask(Task):  # type: ignore[misc]
@@ -43,6 +57,7 @@ class StepTask(Task):  # type: ignore[misc]
 
     def run_step(self, step: Step, job_id: str) -> None:
         svc = services()
+        _failpoint(svc.settings.failpoints, self.name.rsplit(".", 1)[-1])
         jid = uuid.UUID(job_id)
         try:
             proceed = step(svc, jid)
@@ -107,6 +122,14 @@ def job_chain(job_id: uuid.UUID) -> Any:
     """fetch → validate → transform → upload → notify, each taking only the job id."""
     jid = str(job_id)
     return chain(*(task.si(jid) for task in (fetch_task, validate_task, transform_task, upload_task, notify_task)))
+
+
+@worker_init.connect
+def _declare_dead_letters(sender: Any = None, **_: Any) -> None:
+    # Before any message can be dead-lettered: an exchange with no queue would drop it.
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=30, interval_start=1, interval_step=1, interval_max=5)
+        declare_dead_letters(conn, get_settings())
 
 
 @worker_init.connect

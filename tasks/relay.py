@@ -4,6 +4,11 @@ Publishes the chain of every job the API committed, with publisher confirms,
 then marks its outbox row sent. It wakes on PostgreSQL NOTIFY (sent in the
 job's transaction) and polls every second as well, so a lost notification
 or a broker outage only delays jobs. Several relays may run at once.
+
+Each round it also moves dead letters from RabbitMQ into PostgreSQL: a
+message a worker died on too often (delivery limit) fails its job with
+``worker_lost`` and the client is notified; a step that failed for good has
+already failed its job, and is only recorded.
 """
 
 from __future__ import annotations
@@ -12,17 +17,31 @@ import logging
 import signal
 import time
 import uuid
+from typing import Any
 
 import psycopg
+from kombu import Connection
 from kombu.exceptions import OperationalError
+from kombu.message import Message
 
 from config import Settings, get_settings
 from core.errors import DatabaseUnavailable
 from core.jobstore import OUTBOX_CHANNEL, JobStore
-from tasks.pipeline import job_chain
+from tasks import topology
+from tasks.pipeline import job_chain, notify_task
 
 log = logging.getLogger("pixelflow.relay")
 POLL_SECONDS = 1.0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
 
 
 def publish(job_id: uuid.UUID) -> None:
@@ -40,6 +59,39 @@ class Relay:
     def stop(self, *_: object) -> None:
         self.running = False
 
+    def drain_dead_letters(self) -> int:
+        moved = 0
+        with Connection(self.settings.broker_url, connect_timeout=5) as conn:
+            queue = topology.dead_letter_queue(self.settings)(conn.default_channel)
+            while self.running and (message := queue.get(no_ack=False)) is not None:
+                self.record(message)
+                message.ack()
+                moved += 1
+        return moved
+
+    def record(self, message: Message) -> None:
+        headers = message.headers or {}
+        deaths = headers.get("x-death") or [{}]
+        reason = str(deaths[0].get("reason", "unknown"))
+        count = headers.get("x-delivery-count") or deaths[0].get("count")
+        task = str(headers.get("task", "?"))
+        try:
+            args = message.decode()[0]
+            job_id = uuid.UUID(args[0])
+        except (ValueError, IndexError, TypeError, KeyError):
+            job_id = None
+        snapshot = {
+            "headers": _jsonable(headers),
+            "body": _jsonable(message.decode()),
+            "routing_key": message.delivery_info.get("routing_key"),
+        }
+        self.jobs.record_dead_letter(job_id, task, reason, int(count) if count is not None else None, snapshot)
+        log.warning("dead letter: %s for job %s (%s)", task, job_id, reason)
+        if job_id and reason == "delivery_limit":
+            message_text = f"a worker process died on every delivery of {task} (delivery limit reached)"
+            if self.jobs.fail(job_id, "worker_lost", message_text):
+                notify_task.apply_async((str(job_id),))
+
     def drain(self) -> int:
         sent = 0
         while self.running:
@@ -51,6 +103,7 @@ class Relay:
 
     def run(self) -> None:
         self.jobs.open()
+        declared = False
         backoff = 0.5
         listener: psycopg.Connection[tuple[object, ...]] | None = None
         try:
@@ -61,9 +114,14 @@ class Relay:
                             self.settings.database_url, autocommit=True, application_name="pixelflow-relay-listen"
                         )
                         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    if not declared:
+                        with Connection(self.settings.broker_url, connect_timeout=5) as conn:
+                            topology.declare_dead_letters(conn, self.settings)
+                        declared = True
                     sent = self.drain()
                     if sent:
                         log.info("published %d jobs", sent)
+                    self.drain_dead_letters()
                     for _ in listener.notifies(timeout=POLL_SECONDS, stop_after=1):
                         pass
                     backoff = 0.5

@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import NotFound
 
-from app.schemas import JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema, OutputRequestSchema
-from app.services import services
+from app.schemas import ErrorSchema, JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema, OutputRequestSchema
+from app.services import ApiServices, services
 from core.document import job_document
 from core.errors import SourceNotFound, SourceTooLarge, WatermarkNotFound
 from core.ids import new_id
@@ -91,3 +91,41 @@ class JobById(MethodView):
         if job is None:
             raise NotFound(f"no job {job_id}")
         return job_document(job, svc.store, svc.result_url_ttl)
+
+
+@blp.route("/<uuid:job_id>/retry")
+class JobRetry(MethodView):
+    @blp.response(202, JobSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="the job has not failed or been canceled")
+    def post(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """Run a failed or canceled job again, from the start"""
+        svc = services()
+        if not svc.jobs.retry(job_id):
+            _conflict(svc, job_id, "only a failed or canceled job can be retried")
+        return _document(svc, job_id)
+
+
+@blp.route("/<uuid:job_id>/cancel")
+class JobCancel(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="the job has already ended")
+    def post(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """Cancel a queued or running job (a step already running finishes; nothing after it runs)"""
+        svc = services()
+        if not svc.jobs.cancel(job_id):
+            _conflict(svc, job_id, "the job has already ended")
+        return _document(svc, job_id)
+
+
+def _conflict(svc: ApiServices, job_id: uuid.UUID, message: str) -> None:
+    job = svc.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    abort(409, message=f"{message} (it is {job.status})")
+
+
+def _document(svc: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:
+    job = svc.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job_document(job, svc.store, svc.result_url_ttl)

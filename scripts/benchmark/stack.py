@@ -74,9 +74,10 @@ class BenchStack:
         self.http.close()
         from kombu import Connection
 
+        from tasks.topology import delete_all
+
         with Connection(self.settings.broker_url) as conn:
-            conn.default_channel.queue_delete(self.settings.queue)
-            conn.default_channel.exchange_delete(self.settings.queue)
+            delete_all(conn, self.settings)
         self._drop_database()
 
     def _admin(self) -> tuple[str, str]:

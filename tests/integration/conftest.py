@@ -69,11 +69,10 @@ def s3_server(settings: Settings) -> Iterator[S3Server]:
 def broker_queue(settings: Settings) -> Iterator[str]:
     yield settings.queue
     from tasks import app as celery
+    from tasks.topology import delete_all
 
     with celery.connection_for_write() as conn:
-        channel = conn.default_channel
-        channel.queue_delete(settings.queue)
-        channel.exchange_delete(settings.queue)
+        delete_all(conn, settings)
 
 
 @pytest.fixture(scope="session")

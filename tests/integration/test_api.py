@@ -166,3 +166,19 @@ def test_a_bad_preset_in_the_configuration_stops_the_api(services_up: None, sett
     broken = settings.model_copy(update={"presets": {"bad": [{"name": "x", "format": "tiff"}]}})
     with pytest.raises(SettingsError, match="PIXELFLOW_PRESETS"):
         create_app(broken)
+
+
+def test_a_queued_job_can_be_canceled_once_and_then_retried(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    job_id = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}).json[
+        "id"
+    ]
+    canceled = client.post(f"/v1/jobs/{job_id}/cancel")
+    assert canceled.status_code == 200 and canceled.json["status"] == "canceled"
+    assert canceled.json["finished_at"]
+    assert_error(client.post(f"/v1/jobs/{job_id}/cancel"), 409, "conflict")
+    retried = client.post(f"/v1/jobs/{job_id}/retry")
+    assert retried.status_code == 202 and retried.json["status"] == "queued"
+    assert retried.json["finished_at"] is None
+    assert_error(client.post(f"/v1/jobs/{job_id}/retry"), 409, "conflict")
+    assert_error(client.post(f"/v1/jobs/{uuid.uuid4()}/retry"), 404, "not_found")

@@ -30,11 +30,13 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield env
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-    from tasks import app as celery
+    from kombu import Connection
 
-    with celery.connection_for_write() as conn:
-        conn.default_channel.queue_delete(queue)
-        conn.default_channel.exchange_delete(queue)
+    from config import Settings
+    from tasks.topology import delete_all
+
+    with Connection("amqp://guest:guest@127.0.0.1:5672//") as conn:
+        delete_all(conn, Settings(queue=queue))
 
 
 def test_the_demo_pushes_a_sample_through_the_api_and_stops_what_it_started(demo_env: dict[str, str]) -> None:

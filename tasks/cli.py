@@ -1,0 +1,106 @@
+"""Operator commands, as ``celery -A tasks …`` subcommands (entry points in pyproject.toml):
+
+celery -A tasks dlq list [--all]       dead letters moved out of RabbitMQ, newest first
+celery -A tasks dlq show ID            one, with its message
+celery -A tasks dlq replay ID          run its job again from the start (the steps are idempotent)
+celery -A tasks dlq purge              forget them all
+celery -A tasks jobs stuck [--older-than S] [--redrive]
+                                       jobs queued or processing for longer than S seconds;
+                                       --redrive fails them (stuck) and runs them again
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from config import get_settings
+from core.jobstore import JobStore
+
+
+@contextmanager
+def _jobs() -> Iterator[JobStore]:
+    store = JobStore(get_settings().database_url, 1, 1, name="pixelflow-cli")
+    store.open()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@click.group(help="Dead letters: messages RabbitMQ gave up on, kept in PostgreSQL by the relay.")
+def dlq() -> None:
+    pass
+
+
+@dlq.command("list")
+@click.option("--all", "include_replayed", is_flag=True, help="include replayed ones")
+@click.option("--limit", default=50, show_default=True)
+def dlq_list(include_replayed: bool, limit: int) -> None:
+    with _jobs() as jobs:
+        letters = jobs.dead_letters(limit, include_replayed)
+    for d in letters:
+        replayed = f" replayed {d['replayed_at']:%Y-%m-%d %H:%M}" if d["replayed_at"] else ""
+        click.echo(
+            f"{d['id']:>6}  {d['created_at']:%Y-%m-%d %H:%M:%S}  {d['task']:<20} {d['reason']:<15} "
+            f"deliveries={d['delivery_count']}  job={d['job_id']}{replayed}"
+        )
+    if not letters:
+        click.echo("no dead letters")
+
+
+@dlq.command("show")
+@click.argument("letter_id", type=int)
+def dlq_show(letter_id: int) -> None:
+    with _jobs() as jobs:
+        letter = jobs.dead_letter(letter_id)
+    if letter is None:
+        raise click.ClickException(f"no dead letter {letter_id}")
+    click.echo(json.dumps(letter, indent=2, default=str))
+
+
+@dlq.command("replay")
+@click.argument("letter_id", type=int)
+def dlq_replay(letter_id: int) -> None:
+    with _jobs() as jobs:
+        letter = jobs.dead_letter(letter_id)
+        if letter is None or letter["job_id"] is None:
+            raise click.ClickException(f"no dead letter {letter_id} with a job")
+        job = jobs.get(letter["job_id"])
+        if job is None:
+            raise click.ClickException(f"job {letter['job_id']} is gone")
+        if job.status in ("queued", "processing"):
+            raise click.ClickException(f"job {job.id} is {job.status} already")
+        if job.status == "succeeded" or not jobs.retry(job.id):
+            raise click.ClickException(f"job {job.id} is {job.status}: nothing to replay")
+        jobs.mark_replayed(letter_id)
+    click.echo(f"job {letter['job_id']} queued again")
+
+
+@dlq.command("purge")
+@click.confirmation_option(prompt="Forget every dead letter?")
+def dlq_purge() -> None:
+    with _jobs() as jobs:
+        click.echo(f"{jobs.purge_dead_letters()} dead letters removed")
+
+
+@click.group(help="Jobs, from the operator's side.")
+def jobs() -> None:
+    pass
+
+
+@jobs.command("stuck")
+@click.option("--older-than", default=900.0, show_default=True, help="seconds since created or started")
+@click.option("--redrive", is_flag=True, help="fail each with 'stuck' and queue it again")
+def jobs_stuck(older_than: float, redrive: bool) -> None:
+    with _jobs() as store:
+        stuck = store.stuck(older_than)
+        for job in stuck:
+            click.echo(f"{job.id}  {job.status:<10} created {job.created_at:%Y-%m-%d %H:%M:%S}")
+            if redrive and store.fail(job.id, "stuck", f"no progress for {older_than:.0f} s") and store.retry(job.id):
+                click.echo(f"{job.id}  queued again")
+    if not stuck:
+        click.echo("no stuck jobs")
