@@ -248,6 +248,21 @@ class JobListSchema(Schema):
     next_cursor = fields.String(allow_none=True, metadata={"description": "pass as cursor for the next page"})
 
 
+class DeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    message_id = fields.String(required=True, metadata={"description": "the webhook-id header, the same on retries"})
+    url = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class DeliveryListSchema(Schema):
+    items = fields.List(fields.Nested(DeliverySchema), required=True)
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())

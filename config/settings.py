@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Network peers (URL sources and webhooks).
     fetch_timeout: Seconds = 10
     webhook_timeout: Seconds = 10
+    # Standard Webhooks secrets ("whsec_" + base64); every one signs, so a receiver can rotate.
+    webhook_secrets: Annotated[list[str], NoDecode] = []
+    webhook_max_retries: Annotated[int, Field(ge=0)] = 16
     # Hosts or CIDRs a URL source may reach although they are not public.
     fetch_allow: Annotated[list[str], NoDecode] = []
 
@@ -90,11 +93,26 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    @field_validator("fetch_allow", "failpoints", mode="before")
+    @field_validator("fetch_allow", "failpoints", "webhook_secrets", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets_decode(cls, value: list[str]) -> list[str]:
+        import base64
+        import binascii
+
+        for secret in value:
+            try:
+                key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except binascii.Error:
+                raise ValueError("each secret is 'whsec_' followed by base64") from None
+            if len(key) < 24:
+                raise ValueError("each secret needs at least 24 bytes of key")
         return value
 
     @field_validator("log_level")

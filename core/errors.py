@@ -2,6 +2,8 @@
 
     PixelFlowError                      code, status, message
     ├── StepTimedOut                    time_limit_exceeded     500
+    ├── IdempotencyConflict             idempotency_conflict    409
+    ├── IdempotencyKeyReused            idempotency_key_reused  422
     ├── PermanentError                  bad input: the job fails at once, never retried
     │   ├── SourceNotFound              source_not_found        422
     │   ├── SourceForbidden             source_forbidden        422
@@ -38,6 +40,16 @@ class PixelFlowError(Exception):
 
 class StepTimedOut(PixelFlowError):
     code = "time_limit_exceeded"
+
+
+class IdempotencyConflict(PixelFlowError):
+    code = "idempotency_conflict"
+    status = 409
+
+
+class IdempotencyKeyReused(PixelFlowError):
+    code = "idempotency_key_reused"
+    status = 422
 
 
 class PermanentError(PixelFlowError):

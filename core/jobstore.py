@@ -14,6 +14,7 @@ a repeated or late step finds the row already moved on and changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from core.errors import DatabaseUnavailable
+from core.errors import DatabaseUnavailable, IdempotencyConflict, IdempotencyKeyReused
 from core.spec import OutputSpec
 
 OUTBOX_CHANNEL = "pixelflow_outbox"
@@ -69,6 +70,8 @@ class Job:
     placeholder_requested: bool = False
     placeholder: str | None = None
     outputs: tuple[Output, ...] = field(default=())
+    replayed: bool = False
+    """Returned for a repeated Idempotency-Key: the job was created by an earlier request."""
 
     @property
     def terminal(self) -> bool:
@@ -125,36 +128,80 @@ class JobStore:
         source_url: str | None = None,
         webhook_url: str | None = None,
         placeholder: bool = False,
+        idempotency: tuple[str, str] | None = None,
     ) -> Job:
-        """Insert the job, its outputs and its outbox row in one transaction."""
+        """Insert the job, its outputs and its outbox row in one transaction.
+
+        ``idempotency`` is (key, hash of the request): a key seen before returns the job it
+        created (``Job.replayed`` is then True); with another request it is refused; while
+        another transaction holds the same key, IdempotencyConflict.
+        """
+        replay_of: uuid.UUID | None = None
         with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested)"
-                " VALUES (%s, %s, %s, %s, %s) RETURNING created_at",
-                (job_id, source_key, source_url, webhook_url, placeholder),
-            )
-            row = cur.fetchone()
-            assert row is not None
-            cur.executemany(
-                "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality, options)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality, Jsonb(o.options()))
-                    for i, o in enumerate(outputs)
-                ],
-            )
-            cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
-            cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+            if idempotency:
+                # One transaction from the key's check to its row: a concurrent repeat of the key
+                # cannot slip in between (it finds the lock taken and is told to retry).
+                key, digest = idempotency
+                cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0)) AS got", (key,))
+                locked = cur.fetchone()
+                if not locked or not locked["got"]:
+                    raise IdempotencyConflict("a request with this Idempotency-Key is in progress; retry shortly")
+                cur.execute("SELECT request_hash, job_id FROM idempotency_keys WHERE key = %s", (key,))
+                seen = cur.fetchone()
+                if seen and seen["request_hash"] != digest:
+                    raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+                replay_of = seen["job_id"] if seen else None
+            if replay_of is None:
+                created_at = self._insert(cur, job_id, outputs, source_key, source_url, webhook_url, placeholder)
+                if idempotency:
+                    cur.execute(
+                        "INSERT INTO idempotency_keys (key, request_hash, job_id) VALUES (%s, %s, %s)",
+                        (idempotency[0], idempotency[1], job_id),
+                    )
+        if replay_of is not None:
+            earlier = self.get(replay_of)
+            assert earlier is not None, "idempotency keys are deleted with their job"
+            return dataclasses.replace(earlier, replayed=True)
         return Job(
             job_id,
             "queued",
             source_key,
             source_url,
             webhook_url,
-            row["created_at"],
+            created_at,
             placeholder_requested=placeholder,
             outputs=tuple(Output(o) for o in outputs),
         )
+
+    @staticmethod
+    def _insert(
+        cur: psycopg.Cursor[dict[str, Any]],
+        job_id: uuid.UUID,
+        outputs: Sequence[OutputSpec],
+        source_key: str | None,
+        source_url: str | None,
+        webhook_url: str | None,
+        placeholder: bool,
+    ) -> datetime:
+        cur.execute(
+            "INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING created_at",
+            (job_id, source_key, source_url, webhook_url, placeholder),
+        )
+        row = cur.fetchone()
+        assert row is not None
+        cur.executemany(
+            "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality, options)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality, Jsonb(o.options()))
+                for i, o in enumerate(outputs)
+            ],
+        )
+        cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
+        cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+        created_at: datetime = row["created_at"]
+        return created_at
 
     def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int:
         """Publish up to ``limit`` unsent outbox rows, oldest first, and mark them sent.
@@ -344,6 +391,53 @@ class JobStore:
             " AND COALESCE(started_at, created_at) < now() - make_interval(secs => %s) ORDER BY id",
             (older_than_seconds,),
         )
+
+    def record_delivery(
+        self,
+        job_id: uuid.UUID,
+        message_id: str,
+        url: str,
+        attempt: int,
+        status: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO webhook_deliveries (job_id, message_id, url, attempt, status_code, error, duration_ms)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (job_id, message_id, url, attempt, status, error, duration_ms),
+            )
+
+    def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int:
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT count(*) AS n FROM webhook_deliveries WHERE job_id = %s AND message_id = %s",
+                (job_id, message_id),
+            )
+            row = cur.fetchone()
+        return int(row["n"]) if row else 0
+
+    def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT id, message_id, url, attempt, status_code, error, duration_ms, created_at"
+                " FROM webhook_deliveries WHERE job_id = %s ORDER BY id",
+                (job_id,),
+            )
+            return cur.fetchall()
+
+    def disable_endpoint(self, url: str, reason: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO webhook_endpoints_disabled (url, reason) VALUES (%s, %s) ON CONFLICT (url) DO NOTHING",
+                (url, reason),
+            )
+
+    def endpoint_disabled(self, url: str) -> bool:
+        with self._tx() as cur:
+            cur.execute("SELECT 1 FROM webhook_endpoints_disabled WHERE url = %s", (url,))
+            return cur.fetchone() is not None
 
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
         self._update(

@@ -40,7 +40,11 @@ accept_content = ["json"]
 task_ignore_result = True
 result_backend = None
 
-task_annotations = {"*": {"max_retries": _settings.task_max_retries}}
+task_annotations = [
+    {"*": {"max_retries": _settings.task_max_retries}},
+    # Webhooks keep trying for hours: 2 s doubling to an hour between attempts.
+    {"pixelflow.notify": {"max_retries": _settings.webhook_max_retries, "retry_backoff_max": 3600}},
+]
 
 task_acks_late = True
 # A step that fails for good is rejected without requeue: dead-lettered. A hard

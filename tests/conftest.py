@@ -6,6 +6,7 @@ the Celery app in this process and the worker subprocesses agree on them.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 
@@ -14,6 +15,7 @@ import pytest
 from scripts.stack import free_port
 
 RUN_ID = secrets.token_hex(4)
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"pixelflow-tests-webhook-secret-32b").decode()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,4 +29,5 @@ def pytest_configure(config: pytest.Config) -> None:
         PIXELFLOW_FETCH_ALLOW="127.0.0.1,::1,localhost",
         PIXELFLOW_TASK_MAX_RETRIES="2",
         PIXELFLOW_DB_POOL_MAX="4",
+        PIXELFLOW_WEBHOOK_SECRETS=WEBHOOK_SECRET,
     )

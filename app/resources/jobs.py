@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import NotFound
 
-from app.schemas import ErrorSchema, JobListQuerySchema, JobListSchema, JobRequestSchema, JobSchema, OutputRequestSchema
+from app.schemas import (
+    DeliveryListSchema,
+    ErrorSchema,
+    JobListQuerySchema,
+    JobListSchema,
+    JobRequestSchema,
+    JobSchema,
+    OutputRequestSchema,
+)
 from app.services import ApiServices, services
 from core.document import job_document
 from core.errors import SourceNotFound, SourceTooLarge, WatermarkNotFound
@@ -18,15 +29,38 @@ from core.spec import OutputSpec
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Image jobs")
 
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "a repeat with the same key and body returns the first job (header Idempotent-Replayed); "
+    "the same key with another body is refused (422); a concurrent repeat gets 409",
+}
+
+
+def _idempotency() -> tuple[str, str] | None:
+    """(key, SHA-256 of the canonical JSON body) from the Idempotency-Key header, if any."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        abort(422, message="Idempotency-Key must be 1 to 255 characters", errors={"Idempotency-Key": [key[:50]]})
+    canonical = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
+    return key, hashlib.sha256(canonical.encode()).hexdigest()
+
 
 @blp.route("")
 class Jobs(MethodView):
     @blp.arguments(JobRequestSchema)
     @blp.response(202, JobSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    @blp.alt_response(409, schema=ErrorSchema, description="a request with this Idempotency-Key is in progress")
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    def post(self, body: dict[str, Any]) -> Any:
         """Create a job: render the outputs of one source image"""
         svc = services()
         settings = svc.settings
+        idempotency = _idempotency()
         requested = list(body["outputs"])
         for preset in body["presets"]:
             if preset not in settings.presets:
@@ -64,7 +98,10 @@ class Jobs(MethodView):
             source_url=source.get("url"),
             webhook_url=body.get("webhook_url"),
             placeholder=body["placeholder"],
+            idempotency=idempotency,
         )
+        if job.replayed:
+            return job_document(job, svc.store, svc.result_url_ttl), 202, {"Idempotent-Replayed": "true"}
         return job_document(job, svc.store, svc.result_url_ttl)
 
     @blp.arguments(JobListQuerySchema, location="query")
@@ -91,6 +128,17 @@ class JobById(MethodView):
         if job is None:
             raise NotFound(f"no job {job_id}")
         return job_document(job, svc.store, svc.result_url_ttl)
+
+
+@blp.route("/<uuid:job_id>/deliveries")
+class JobDeliveries(MethodView):
+    @blp.response(200, DeliveryListSchema)
+    def get(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """Every webhook delivery attempt for the job, oldest first"""
+        svc = services()
+        if svc.jobs.get(job_id) is None:
+            raise NotFound(f"no job {job_id}")
+        return {"items": svc.jobs.deliveries(job_id)}
 
 
 @blp.route("/<uuid:job_id>/retry")

@@ -135,7 +135,9 @@ class Recorder(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.requests.append(("POST", self.path, dict(self.headers), body))
-        status = self.server.post_status.get(self.path, 200)
+        planned = self.server.post_status.get(self.path, 200)
+        # A list is answered in turn, its last status from then on.
+        status = (planned.pop(0) if len(planned) > 1 else planned[0]) if isinstance(planned, list) else planned
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -148,7 +150,7 @@ class RecordingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Recorder)
         self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
-        self.post_status: dict[str, int] = {}
+        self.post_status: dict[str, int | list[int]] = {}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
 
     @property

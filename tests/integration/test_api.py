@@ -182,3 +182,53 @@ def test_a_queued_job_can_be_canceled_once_and_then_retried(client: FlaskClient)
     assert retried.json["finished_at"] is None
     assert_error(client.post(f"/v1/jobs/{job_id}/retry"), 409, "conflict")
     assert_error(client.post(f"/v1/jobs/{uuid.uuid4()}/retry"), 404, "not_found")
+
+
+def test_an_idempotency_key_returns_the_first_job_and_refuses_another_body(client: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    body = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}
+    headers = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+    first = client.post("/v1/jobs", json=body, headers=headers)
+    again = client.post("/v1/jobs", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json["id"] == first.json["id"]
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    other = {**body, "outputs": [{"name": "b", "format": "png"}]}
+    assert_error(client.post("/v1/jobs", json=other, headers=headers), 422, "idempotency_key_reused")
+
+
+def test_concurrent_repeats_of_one_key_create_one_job(app: Any) -> None:
+    import threading
+
+    from core.jobstore import JobStore
+
+    client = app.test_client()
+    key = upload(client, images.jpeg(64, 64))
+    body = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}
+    headers = {"Idempotency-Key": f"burst-{uuid.uuid4()}"}
+    responses: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def post() -> None:
+        local = app.test_client()
+        barrier.wait()
+        responses.append(local.post("/v1/jobs", json=body, headers=headers))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {202, 409}, statuses
+    ids = {r.json["id"] for r in responses if r.status_code == 202}
+    assert len(ids) == 1
+    for r in responses:
+        if r.status_code == 409:
+            assert r.json["code"] == "idempotency_conflict"
+    store: JobStore = app.extensions["pixelflow"].jobs
+    with store.pool.connection() as conn:
+        count = conn.execute(
+            "SELECT count(*) AS n FROM idempotency_keys WHERE key = %s", (headers["Idempotency-Key"],)
+        ).fetchone()
+    assert count is not None and count["n"] == 1

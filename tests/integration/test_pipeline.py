@@ -116,7 +116,9 @@ def test_a_url_source_is_fetched_by_the_worker_and_the_webhook_gets_the_job(
     hooks = wait_until(lambda: [r for r in http_peer.requests if r[0] == "POST"], 20, "the webhook")
     _, path, headers, body = hooks[0]
     assert path == "/hook" and headers["Content-Type"] == "application/json"
-    sent = json.loads(body)
+    event = json.loads(body)
+    assert event["type"] == "job.succeeded"
+    sent = event["data"]
     assert sent["id"] == job["id"] and sent["status"] == "succeeded"
     assert sent["outputs"][0]["width"] == 320 and sent["outputs"][0]["url"]
 
@@ -134,7 +136,7 @@ def test_a_source_url_that_is_missing_fails_the_job_and_the_webhook_is_told(
     )
     assert job["status"] == "failed" and job["error"]["code"] == "source_not_found"
     hooks = wait_until(lambda: [r for r in http_peer.requests if r[0] == "POST"], 20, "the webhook")
-    assert json.loads(hooks[0][3])["error"]["code"] == "source_not_found"
+    assert json.loads(hooks[0][3])["data"]["error"]["code"] == "source_not_found"
 
 
 def test_a_source_on_a_forbidden_address_fails_with_source_forbidden(client: FlaskClient, worker: Worker) -> None:

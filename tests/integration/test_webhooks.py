@@ -1,0 +1,70 @@
+"""Webhooks the Standard Webhooks way, against a real local receiver and real workers."""
+
+import json
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from core import webhooks
+from tests import images
+from tests.conftest import WEBHOOK_SECRET
+from tests.integration.conftest import RecordingServer, Worker, wait_until
+from tests.integration.test_api import upload
+from tests.integration.test_pipeline import run_job
+
+
+def posts(peer: RecordingServer, path: str) -> list[tuple[str, str, dict[str, str], bytes]]:
+    return [r for r in peer.requests if r[0] == "POST" and r[1] == path]
+
+
+def job_with_hook(client: FlaskClient, url: str) -> dict[str, Any]:
+    key = upload(client, images.jpeg(120, 80))
+    return run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}], "webhook_url": url})
+
+
+def test_a_webhook_is_signed_and_verifiable_by_the_receiver(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    job = job_with_hook(client, f"{http_peer.url}/signed")
+    [(_, _, headers, body)] = wait_until(lambda: posts(http_peer, "/signed"), 20, "the webhook")
+    msg_id, timestamp = headers["webhook-id"], int(headers["webhook-timestamp"])
+    assert msg_id.startswith("msg_")
+    assert webhooks.verify(WEBHOOK_SECRET, msg_id, timestamp, body, headers["webhook-signature"])
+    assert not webhooks.verify(WEBHOOK_SECRET, msg_id, timestamp, body + b" ", headers["webhook-signature"])
+    assert json.loads(body)["data"]["id"] == job["id"]
+
+
+def test_failed_deliveries_are_retried_with_the_same_id_and_every_attempt_is_listed(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    http_peer.post_status["/flaky"] = [503, 429, 200]
+    job = job_with_hook(client, f"{http_peer.url}/flaky")
+    attempts = wait_until(
+        lambda: len(posts(http_peer, "/flaky")) >= 3 and posts(http_peer, "/flaky"), 60, "three attempts"
+    )
+    assert len({h["webhook-id"] for _, _, h, _ in attempts}) == 1
+    # The receiver processes each webhook-id once, however often it arrives.
+    processed = {h["webhook-id"] for _, _, h, _ in attempts}
+    assert len(processed) == 1
+    listed = wait_until(
+        lambda: len(items := client.get(f"/v1/jobs/{job['id']}/deliveries").json["items"]) >= 3 and items,
+        20,
+        "the attempts recorded",
+    )
+    assert [(d["attempt"], d["status_code"]) for d in listed] == [(1, 503), (2, 429), (3, 200)]
+    assert all(d["message_id"] == attempts[0][2]["webhook-id"] for d in listed)
+
+
+def test_a_410_disables_the_endpoint_for_later_jobs(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    http_peer.post_status["/gone"] = 410
+    first = job_with_hook(client, f"{http_peer.url}/gone")
+    wait_until(lambda: posts(http_peer, "/gone"), 20, "the first webhook")
+    second = job_with_hook(client, f"{http_peer.url}/gone")
+    record = wait_until(
+        lambda: client.get(f"/v1/jobs/{second['id']}/deliveries").json["items"], 20, "the second job's record"
+    )
+    assert record[0]["error"].startswith("endpoint disabled")
+    assert len(posts(http_peer, "/gone")) == 1
+    assert client.get(f"/v1/jobs/{first['id']}/deliveries").json["items"][0]["status_code"] == 410
