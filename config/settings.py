@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     task_events: bool = False
     # Deliveries of one message before RabbitMQ dead-letters it (a child that dies on it every time).
     delivery_limit: Annotated[int, Field(ge=1)] = 3
-    # Test hooks, off unless set: "step:action" pairs, e.g. "transform:kill" or "transform:sleep".
+    # Test hooks, off unless set (core/failpoints.py), e.g. "transform:kill" or "upload.before-commit:exit:first".
     failpoints: Annotated[list[str], NoDecode] = []
     task_max_retries: Annotated[int, Field(ge=0)] = 5
     task_soft_time_limit: Seconds = 120

@@ -12,9 +12,6 @@ A job that fails this way is still notified.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +21,7 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_shutdown
 
 from config import get_settings
+from core import failpoints
 from core.errors import PermanentError, PixelFlowError, StepTimedOut, StorageUnavailable, TransientError
 from core.objectstore import S3ObjectStore
 from tasks import steps
@@ -37,16 +35,6 @@ log = logging.getLogger(__name__)
 Step = Callable[[Services, uuid.UUID], bool]
 
 
-def _failpoint(failpoints: list[str], step: str) -> None:
-    """Test hooks (PIXELFLOW_FAILPOINTS): "transform:kill" kills this pool child, "transform:sleep" stalls 3 s."""
-    for failpoint in failpoints:
-        name, _, action = failpoint.partition(":")
-        if name == step and action == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        if name == step and action == "sleep":
-            time.sleep(3)
-
-
 class StepTask(Task):  # type: ignore[misc]
     autoretry_for = (TransientError,)
     retry_backoff = 2
@@ -57,7 +45,9 @@ class StepTask(Task):  # type: ignore[misc]
 
     def run_step(self, step: Step, job_id: str) -> None:
         svc = services()
-        _failpoint(svc.settings.failpoints, self.name.rsplit(".", 1)[-1])
+        step_name = self.name.rsplit(".", 1)[-1]
+        failpoints.first_delivery = not (self.request.delivery_info or {}).get("redelivered", False)
+        failpoints.fire(svc.settings.failpoints, step_name)
         jid = uuid.UUID(job_id)
         try:
             proceed = step(svc, jid)
@@ -67,6 +57,7 @@ class StepTask(Task):  # type: ignore[misc]
             raise Ignore() from None
         if not proceed:
             raise Ignore()
+        failpoints.fire(svc.settings.failpoints, f"{step_name}.after")
 
     def give_up(self, svc: Services, job_id: uuid.UUID, exc: PixelFlowError) -> None:
         if svc.jobs.fail(job_id, exc.code, exc.message):

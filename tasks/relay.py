@@ -25,6 +25,7 @@ from kombu.exceptions import OperationalError
 from kombu.message import Message
 
 from config import Settings, get_settings
+from core import failpoints
 from core.errors import DatabaseUnavailable
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from tasks import topology
@@ -55,6 +56,10 @@ class Relay:
         self.settings = settings
         self.jobs = JobStore(settings.database_url, 1, 1, name="pixelflow-relay")
         self.running = True
+
+    def publish(self, job_id: uuid.UUID) -> None:
+        publish(job_id)
+        failpoints.fire(self.settings.failpoints, "relay.after-publish")
 
     def stop(self, *_: object) -> None:
         self.running = False
@@ -95,7 +100,7 @@ class Relay:
     def drain(self) -> int:
         sent = 0
         while self.running:
-            n = self.jobs.relay(publish)
+            n = self.jobs.relay(self.publish)
             sent += n
             if n == 0:
                 return sent

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from core import failpoints
 from core.errors import StorageUnavailable
 from core.spec import result_key, staged_source_key
 from tasks.services import Services
@@ -30,6 +31,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
             raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never staged")
         keys[output.spec.name] = result_key(job_id, output.spec.name, output.format or output.spec.format)
         svc.store.copy(output.staged_key, keys[output.spec.name])
+    failpoints.fire(svc.settings.failpoints, "upload.before-commit")
     if svc.jobs.succeed(job_id, keys):
         staged = [o.staged_key for o in job.outputs if o.staged_key]
         if job.source_url:

@@ -166,3 +166,14 @@ def http_peer() -> Iterator[RecordingServer]:
     yield server
     server.shutdown()
     server.server_close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.integration.faultkit import RESULTS
+
+    if RESULTS:
+        terminalreporter.write_line("")
+        terminalreporter.write_line("| scenario | jobs | lost | duplicated | result |")
+        terminalreporter.write_line("|---|---|---|---|---|")
+        for scenario, (jobs, lost, duplicated, result) in RESULTS.items():
+            terminalreporter.write_line(f"| {scenario} | {jobs} | {lost} | {duplicated} | {result} |")

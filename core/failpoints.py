@@ -1,0 +1,34 @@
+"""Failpoints: named places where the fault tests make a process crash, die or stall.
+
+Off unless PIXELFLOW_FAILPOINTS names them, as "point:action" or "point:action:first":
+
+    point    fetch | validate | transform | upload | notify   before the step runs
+             <step>.after                                     after the step, before the next is sent
+             upload.before-commit                             outputs copied, job not yet marked done
+             relay.after-publish                              chain published, outbox row not yet marked
+    action   kill (SIGKILL this process), exit (os._exit(137)), sleep (3 s)
+    first    only on a message's first delivery (a redelivery passes)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+# Set by the task layer for the message being run: False on a redelivery.
+first_delivery = True
+
+
+def fire(failpoints: list[str], point: str) -> None:
+    for failpoint in failpoints:
+        name, _, rest = failpoint.partition(":")
+        action, _, when = rest.partition(":")
+        if name != point or (when == "first" and not first_delivery):
+            continue
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif action == "exit":
+            os._exit(137)
+        elif action == "sleep":
+            time.sleep(3)
