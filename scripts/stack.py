@@ -6,6 +6,7 @@ do the same from bash (scripts/lib.sh).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -216,3 +217,65 @@ class Api(Process):
 
         wait_until(ready, 60, "the API to be ready", interval=0.2)
         assert self.alive(), self.output()
+
+
+class BrokerNode:
+    """A RabbitMQ node of the tests' own: its own name, ports and data directory."""
+
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+    CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port = free_port()
+        self.name = f"pixelflow-{self.port}@localhost"
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "enabled_plugins").write_text("[].\n")
+        (base / "rabbitmq.conf").write_text(f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{self.port}\n")
+        self.env = {
+            **os.environ,
+            "HOME": str(base),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        subprocess.run([self.SERVER, "-detached"], env=self.env, check=True, capture_output=True)
+        wait_until(lambda: listening("127.0.0.1", self.port), 90, "the broker node to listen", interval=0.25)
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run(
+            [self.CTL, "-n", self.name, *args], env=self.env, capture_output=True, text=True, timeout=60, check=True
+        )
+        return result.stdout
+
+    def beam_pid(self) -> int:
+        """The node's Erlang VM: the beam.smp whose environment names this node."""
+        wanted = f"RABBITMQ_NODENAME={self.name}".encode()
+        for proc in Path("/proc").iterdir():
+            try:
+                if (
+                    proc.name.isdigit()
+                    and (proc / "comm").read_text().strip() == "beam.smp"
+                    and wanted in (proc / "environ").read_bytes().split(b"\0")
+                ):
+                    return int(proc.name)
+            except OSError:
+                continue
+        raise ProcessLookupError(f"no beam.smp for {self.name}")
+
+    def stop(self) -> None:
+        try:
+            self.ctl("stop")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ValueError, IndexError, ProcessLookupError):
+                os.kill(self.beam_pid(), signal.SIGKILL)

@@ -15,7 +15,9 @@ _exchange = Exchange(_settings.queue, type="topic", durable=True)
 
 broker_url = _settings.broker_url
 broker_connection_retry_on_startup = True
-broker_heartbeat = 10
+# No AMQP heartbeats: publishers (relay, pool children) have no loop to send them, and the broker
+# would close their idle connections; dead peers still show as socket errors.
+broker_heartbeat = 0
 broker_transport_options = {"confirm_publish": True, "connect_timeout": 5, "read_timeout": 10, "write_timeout": 10}
 
 task_queues = [

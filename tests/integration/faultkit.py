@@ -8,6 +8,7 @@ queue drained. Attempts may exceed effects; lost must be zero.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from kombu import Connection
+from kombu.exceptions import OperationalError
 
 from config import Settings
 from core.objectstore import S3ObjectStore
@@ -61,7 +63,11 @@ class FaultStack:
     def close(self) -> None:
         for process in self.processes:
             process.stop()
-        with Connection(self.env.get("PIXELFLOW_BROKER_URL", self.settings.broker_url)) as conn:
+        # A node of the test's own may already be gone with its queues.
+        with (
+            contextlib.suppress(OperationalError, OSError),
+            Connection(self.env.get("PIXELFLOW_BROKER_URL", self.settings.broker_url), connect_timeout=3) as conn,
+        ):
             delete_all(conn, self.settings.model_copy(update={"queue": self.queue}))
 
 
