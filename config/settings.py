@@ -81,6 +81,11 @@ class Settings(BaseSettings):
 
     # Workers.
     task_events: bool = False
+    # The sweeper (in the relay): a job queued or processing for stuck_after seconds is sent again,
+    # up to max_redrives times, then failed with "stuck".
+    stuck_after: Seconds = 900
+    sweep_interval: Seconds = 60
+    max_redrives: Annotated[int, Field(ge=0)] = 2
     # Deliveries of one message before RabbitMQ dead-letters it (a child that dies on it every time).
     delivery_limit: Annotated[int, Field(ge=1)] = 3
     # Test hooks, off unless set (core/failpoints.py), e.g. "transform:kill" or "upload.before-commit:exit:first".

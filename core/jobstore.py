@@ -67,6 +67,7 @@ class Job:
     notified_at: datetime | None = None
     webhook_status: int | None = None
     webhook_error: str | None = None
+    redrives: int = 0
     placeholder_requested: bool = False
     placeholder: str | None = None
     outputs: tuple[Output, ...] = field(default=())
@@ -81,7 +82,7 @@ class Job:
 _JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
     "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
-    "notified_at, webhook_status, webhook_error, placeholder_requested, placeholder"
+    "notified_at, webhook_status, webhook_error, redrives, placeholder_requested, placeholder"
 )
 
 
@@ -385,12 +386,28 @@ class JobStore:
             return cur.rowcount
 
     def stuck(self, older_than_seconds: float) -> list[Job]:
-        """Jobs still queued or processing this long after they were created or last started."""
+        """Jobs still queued or processing this long after they were created, started or re-driven,
+        leaving out those whose chain is still waiting in the outbox."""
         return self._select(
             "WHERE status IN ('queued', 'processing')"
-            " AND COALESCE(started_at, created_at) < now() - make_interval(secs => %s) ORDER BY id",
+            " AND GREATEST(created_at, started_at, redriven_at) < now() - make_interval(secs => %s)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.job_id = jobs.id AND o.sent_at IS NULL) ORDER BY id",
             (older_than_seconds,),
         )
+
+    def redrive(self, job_id: uuid.UUID, max_redrives: int) -> bool:
+        """Send a stuck job's chain again (queued, a new outbox row); False once it has had its re-drives."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE jobs SET status = 'queued', started_at = NULL, redriven_at = now(), redrives = redrives + 1"
+                " WHERE id = %s AND status IN ('queued', 'processing') AND redrives < %s",
+                (job_id, max_redrives),
+            )
+            if cur.rowcount != 1:
+                return False
+            cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
+            cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+            return True
 
     def record_delivery(
         self,

@@ -5,8 +5,9 @@ celery -A tasks dlq show ID            one, with its message
 celery -A tasks dlq replay ID          run its job again from the start (the steps are idempotent)
 celery -A tasks dlq purge              forget them all
 celery -A tasks jobs stuck [--older-than S] [--redrive]
-                                       jobs queued or processing for longer than S seconds;
-                                       --redrive fails them (stuck) and runs them again
+                                       jobs queued or processing for longer than S seconds
+                                       (the relay's sweeper re-drives them on its own);
+                                       --redrive sends their chains again now
 """
 
 from __future__ import annotations
@@ -94,13 +95,13 @@ def jobs() -> None:
 
 @jobs.command("stuck")
 @click.option("--older-than", default=900.0, show_default=True, help="seconds since created or started")
-@click.option("--redrive", is_flag=True, help="fail each with 'stuck' and queue it again")
+@click.option("--redrive", is_flag=True, help="send each one's chain again now")
 def jobs_stuck(older_than: float, redrive: bool) -> None:
     with _jobs() as store:
         stuck = store.stuck(older_than)
         for job in stuck:
             click.echo(f"{job.id}  {job.status:<10} created {job.created_at:%Y-%m-%d %H:%M:%S}")
-            if redrive and store.fail(job.id, "stuck", f"no progress for {older_than:.0f} s") and store.retry(job.id):
-                click.echo(f"{job.id}  queued again")
+            if redrive and store.redrive(job.id, max_redrives=job.redrives + 1):
+                click.echo(f"{job.id}  sent again (re-drive {job.redrives + 1})")
     if not stuck:
         click.echo("no stuck jobs")

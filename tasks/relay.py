@@ -97,6 +97,20 @@ class Relay:
             if self.jobs.fail(job_id, "worker_lost", message_text):
                 notify_task.apply_async((str(job_id),))
 
+    def sweep(self) -> None:
+        """Re-drive jobs with no progress past the deadline; fail those that had their re-drives."""
+        settings = self.settings
+        for job in self.jobs.stuck(settings.stuck_after):
+            if self.jobs.redrive(job.id, settings.max_redrives):
+                log.warning("job %s stuck %s: re-driven", job.id, job.status)
+            elif self.jobs.fail(
+                job.id,
+                "stuck",
+                f"no progress for {settings.stuck_after:.0f} s, after {settings.max_redrives} re-drives",
+            ):
+                log.warning("job %s stuck %s: failed", job.id, job.status)
+                notify_task.apply_async((str(job.id),))
+
     def drain(self) -> int:
         sent = 0
         while self.running:
@@ -109,6 +123,7 @@ class Relay:
     def run(self) -> None:
         self.jobs.open()
         declared = False
+        next_sweep = time.monotonic() + self.settings.sweep_interval
         backoff = 0.5
         listener: psycopg.Connection[tuple[object, ...]] | None = None
         try:
@@ -127,6 +142,9 @@ class Relay:
                     if sent:
                         log.info("published %d jobs", sent)
                     self.drain_dead_letters()
+                    if time.monotonic() >= next_sweep:
+                        self.sweep()
+                        next_sweep = time.monotonic() + self.settings.sweep_interval
                     for _ in listener.notifies(timeout=POLL_SECONDS, stop_after=1):
                         pass
                     backoff = 0.5

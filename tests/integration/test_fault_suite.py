@@ -8,6 +8,7 @@ node the tests start with their own ports and data directory.
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,3 +270,44 @@ def test_broker_memory_alarm_while_jobs_arrive(
         node.ctl("set_vm_memory_high_watermark", "0.4")
     check(scenario, app, stack, client, ids, http_peer)
     assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+
+
+def _lose_the_chains(settings: Settings, ids: list[str]) -> None:
+    """As if the published messages were lost (a purged queue): the outbox says sent, no message exists."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE outbox SET sent_at = now() WHERE job_id = ANY(%s::uuid[])", (ids,))
+
+
+def test_the_sweeper_re_drives_a_job_whose_chain_was_lost(
+    client: FlaskClient,
+    app: Flask,
+    stack: faultkit.FaultStack,
+    sources: list[str],
+    http_peer: RecordingServer,
+    settings: Settings,
+) -> None:
+    scenario = "chains lost after publishing (purged queue): the sweeper re-drives"
+    ids = run(scenario, client, app, stack, sources, http_peer, count=3)
+    _lose_the_chains(settings, ids)
+    stack.worker()
+    stack.relay(PIXELFLOW_STUCK_AFTER="2", PIXELFLOW_SWEEP_INTERVAL="1")
+    check(scenario, app, stack, client, ids, http_peer)
+    jobs = [app.extensions["pixelflow"].jobs.get(uuid.UUID(i)) for i in ids]
+    assert [(j.status, j.redrives) for j in jobs] == [("succeeded", 1)] * 3
+
+
+def test_the_sweeper_fails_a_job_that_had_its_re_drives(
+    client: FlaskClient,
+    app: Flask,
+    stack: faultkit.FaultStack,
+    sources: list[str],
+    http_peer: RecordingServer,
+    settings: Settings,
+) -> None:
+    ids = run("stuck", client, app, stack, sources, http_peer, count=1)
+    _lose_the_chains(settings, ids)
+    stack.relay(PIXELFLOW_STUCK_AFTER="1", PIXELFLOW_SWEEP_INTERVAL="1", PIXELFLOW_MAX_REDRIVES="0")
+    job = faultkit.wait_until(
+        lambda: (j := client.get(f"/v1/jobs/{ids[0]}").json)["status"] == "failed" and j, 30, "the sweeper"
+    )
+    assert job["error"]["code"] == "stuck"
