@@ -6,12 +6,15 @@ import logging
 
 from flask import Flask
 
+from app.auth import init_auth
+from app.cli import keys
 from app.errors import PixelFlowApi
 from app.resources import health, jobs, uploads
 from app.schemas import check_presets
 from app.services import ApiServices
 from config import Settings, get_settings
 from core.errors import StorageUnavailable
+from core.keystore import KeyStore
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,6 +30,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         MAX_CONTENT_LENGTH=1024 * 1024,
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"apiKey": []}],
+        },
     )
     check_presets(settings)
     services = ApiServices.create(settings)
@@ -35,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     except StorageUnavailable as exc:
         logging.getLogger(__name__).warning("bucket not created at start-up: %s", exc.message)
     app.extensions["pixelflow"] = services
+    init_auth(app, KeyStore(services.jobs))
+    app.cli.add_command(keys)
     api = PixelFlowApi(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(uploads.blp)

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 HTTP_CODES = {
     400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
@@ -60,7 +62,10 @@ class PixelFlowApi(Api):  # type: ignore[misc]
         if status == 422 and "message" not in data:
             message = "the request is not valid: see errors"
         body = error_body(HTTP_CODES.get(status, f"http_{status}"), status, message, errors)
-        return body, status, data.get("headers", {})
+        headers = dict(data.get("headers") or {})
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return body, status, headers
 
     def handle_pixelflow_error(self, error: PixelFlowError) -> Any:
         if isinstance(error, TransientError):

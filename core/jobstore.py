@@ -68,6 +68,7 @@ class Job:
     webhook_status: int | None = None
     webhook_error: str | None = None
     redrives: int = 0
+    tenant: str = "default"
     placeholder_requested: bool = False
     placeholder: str | None = None
     outputs: tuple[Output, ...] = field(default=())
@@ -82,7 +83,7 @@ class Job:
 _JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
     "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
-    "notified_at, webhook_status, webhook_error, redrives, placeholder_requested, placeholder"
+    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder"
 )
 
 
@@ -110,7 +111,7 @@ class JobStore:
         self.pool.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    def tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
         try:
             with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur  # type: ignore[misc]
@@ -118,7 +119,7 @@ class JobStore:
             raise DatabaseUnavailable(f"database unreachable: {exc}") from None
 
     def ping(self) -> None:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute("SELECT 1")
 
     def create(
@@ -130,6 +131,7 @@ class JobStore:
         webhook_url: str | None = None,
         placeholder: bool = False,
         idempotency: tuple[str, str] | None = None,
+        tenant: str = "default",
     ) -> Job:
         """Insert the job, its outputs and its outbox row in one transaction.
 
@@ -138,26 +140,30 @@ class JobStore:
         another transaction holds the same key, IdempotencyConflict.
         """
         replay_of: uuid.UUID | None = None
-        with self._tx() as cur:
+        with self.tx() as cur:
             if idempotency:
                 # One transaction from the key's check to its row: a concurrent repeat of the key
                 # cannot slip in between (it finds the lock taken and is told to retry).
                 key, digest = idempotency
-                cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0)) AS got", (key,))
+                cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0)) AS got", (f"{tenant}:{key}",))
                 locked = cur.fetchone()
                 if not locked or not locked["got"]:
                     raise IdempotencyConflict("a request with this Idempotency-Key is in progress; retry shortly")
-                cur.execute("SELECT request_hash, job_id FROM idempotency_keys WHERE key = %s", (key,))
+                cur.execute(
+                    "SELECT request_hash, job_id FROM idempotency_keys WHERE tenant = %s AND key = %s", (tenant, key)
+                )
                 seen = cur.fetchone()
                 if seen and seen["request_hash"] != digest:
                     raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
                 replay_of = seen["job_id"] if seen else None
             if replay_of is None:
-                created_at = self._insert(cur, job_id, outputs, source_key, source_url, webhook_url, placeholder)
+                created_at = self._insert(
+                    cur, job_id, outputs, source_key, source_url, webhook_url, placeholder, tenant
+                )
                 if idempotency:
                     cur.execute(
-                        "INSERT INTO idempotency_keys (key, request_hash, job_id) VALUES (%s, %s, %s)",
-                        (idempotency[0], idempotency[1], job_id),
+                        "INSERT INTO idempotency_keys (tenant, key, request_hash, job_id) VALUES (%s, %s, %s, %s)",
+                        (tenant, idempotency[0], idempotency[1], job_id),
                     )
         if replay_of is not None:
             earlier = self.get(replay_of)
@@ -170,6 +176,7 @@ class JobStore:
             source_url,
             webhook_url,
             created_at,
+            tenant=tenant,
             placeholder_requested=placeholder,
             outputs=tuple(Output(o) for o in outputs),
         )
@@ -183,11 +190,12 @@ class JobStore:
         source_url: str | None,
         webhook_url: str | None,
         placeholder: bool,
+        tenant: str,
     ) -> datetime:
         cur.execute(
-            "INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING created_at",
-            (job_id, source_key, source_url, webhook_url, placeholder),
+            "INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested, tenant)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING created_at",
+            (job_id, source_key, source_url, webhook_url, placeholder, tenant),
         )
         row = cur.fetchone()
         assert row is not None
@@ -212,7 +220,7 @@ class JobStore:
         A crash after a publish and before the commit publishes that job again:
         delivery is at least once, and the steps are idempotent.
         """
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "SELECT id, job_id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (limit,),
@@ -226,19 +234,28 @@ class JobStore:
 
     def unsent(self) -> int:
         """Outbox rows the relay has not published yet."""
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
             row = cur.fetchone()
         return int(row["n"]) if row else 0
 
-    def get(self, job_id: uuid.UUID) -> Job | None:
+    def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None:
+        """The job; with ``tenant``, only if it belongs to that tenant."""
+        if tenant is not None:
+            jobs = self._select("WHERE id = %s AND tenant = %s", (job_id, tenant))
+            return jobs[0] if jobs else None
         jobs = self._select("WHERE id = %s", (job_id,))
         return jobs[0] if jobs else None
 
-    def list_recent(self, status: str | None = None, limit: int = 20, before: uuid.UUID | None = None) -> list[Job]:
+    def list_recent(
+        self, status: str | None = None, limit: int = 20, before: uuid.UUID | None = None, tenant: str | None = None
+    ) -> list[Job]:
         """Newest first; ``before`` is the cursor (the last id of the previous page)."""
         clauses: list[str] = []
         params: list[object] = []
+        if tenant is not None:
+            clauses.append("tenant = %s")
+            params.append(tenant)
         if status:
             clauses.append("status = %s")
             params.append(status)
@@ -249,7 +266,7 @@ class JobStore:
         return self._select(f"{where} ORDER BY id DESC LIMIT %s", (*params, limit))
 
     def _select(self, tail: str, params: Sequence[object]) -> list[Job]:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {tail}", params)  # noqa: S608
             rows = cur.fetchall()
             if not rows:
@@ -295,7 +312,7 @@ class JobStore:
 
     def stage_outputs(self, job_id: uuid.UUID, staged: Sequence[Output], placeholder: str | None = None) -> None:
         """Record the rendered outputs (and the placeholder) of a job still processing."""
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.executemany(
                 "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s,"
                 " result_format = %s WHERE job_id = %s AND name = %s",
@@ -308,7 +325,7 @@ class JobStore:
 
     def succeed(self, job_id: uuid.UUID, keys: dict[str, str]) -> bool:
         """processing → succeeded, with every output's final key, in one transaction."""
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = %s AND status = 'processing'",
                 (job_id,),
@@ -339,7 +356,7 @@ class JobStore:
 
     def retry(self, job_id: uuid.UUID) -> bool:
         """failed|canceled → queued, its results cleared and the chain sent again through the outbox."""
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "UPDATE jobs SET status = 'queued', started_at = NULL, finished_at = NULL, error_code = NULL,"
                 " error_message = NULL, notified_at = NULL, webhook_status = NULL, webhook_error = NULL,"
@@ -360,7 +377,7 @@ class JobStore:
     def record_dead_letter(
         self, job_id: uuid.UUID | None, task: str, reason: str, delivery_count: int | None, message: dict[str, Any]
     ) -> None:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "INSERT INTO dead_letters (job_id, task, reason, delivery_count, message) VALUES (%s, %s, %s, %s, %s)",
                 (job_id, task, reason, delivery_count, Jsonb(message)),
@@ -368,12 +385,12 @@ class JobStore:
 
     def dead_letters(self, limit: int = 50, include_replayed: bool = False) -> list[dict[str, Any]]:
         where = "" if include_replayed else "WHERE replayed_at IS NULL"
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT %s", (limit,))  # noqa: S608
             return cur.fetchall()
 
     def dead_letter(self, letter_id: int) -> dict[str, Any] | None:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute("SELECT * FROM dead_letters WHERE id = %s", (letter_id,))
             return cur.fetchone()
 
@@ -381,7 +398,7 @@ class JobStore:
         self._update("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter_id,))
 
     def purge_dead_letters(self) -> int:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute("DELETE FROM dead_letters")
             return cur.rowcount
 
@@ -397,7 +414,7 @@ class JobStore:
 
     def redrive(self, job_id: uuid.UUID, max_redrives: int) -> bool:
         """Send a stuck job's chain again (queued, a new outbox row); False once it has had its re-drives."""
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "UPDATE jobs SET status = 'queued', started_at = NULL, redriven_at = now(), redrives = redrives + 1"
                 " WHERE id = %s AND status IN ('queued', 'processing') AND redrives < %s",
@@ -419,7 +436,7 @@ class JobStore:
         error: str | None,
         duration_ms: int,
     ) -> None:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "INSERT INTO webhook_deliveries (job_id, message_id, url, attempt, status_code, error, duration_ms)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -427,7 +444,7 @@ class JobStore:
             )
 
     def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "SELECT count(*) AS n FROM webhook_deliveries WHERE job_id = %s AND message_id = %s",
                 (job_id, message_id),
@@ -436,7 +453,7 @@ class JobStore:
         return int(row["n"]) if row else 0
 
     def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "SELECT id, message_id, url, attempt, status_code, error, duration_ms, created_at"
                 " FROM webhook_deliveries WHERE job_id = %s ORDER BY id",
@@ -445,14 +462,14 @@ class JobStore:
             return cur.fetchall()
 
     def disable_endpoint(self, url: str, reason: str) -> None:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(
                 "INSERT INTO webhook_endpoints_disabled (url, reason) VALUES (%s, %s) ON CONFLICT (url) DO NOTHING",
                 (url, reason),
             )
 
     def endpoint_disabled(self, url: str) -> bool:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute("SELECT 1 FROM webhook_endpoints_disabled WHERE url = %s", (url,))
             return cur.fetchone() is not None
 
@@ -463,6 +480,6 @@ class JobStore:
         )
 
     def _update(self, sql: str, params: Sequence[object]) -> bool:
-        with self._tx() as cur:
+        with self.tx() as cur:
             cur.execute(sql, params)
             return cur.rowcount == 1

@@ -142,8 +142,13 @@ def staged_key(job_id: object, name: str, fmt: str) -> str:
     return f"{staging_prefix(job_id)}outputs/{name}.{extension(fmt)}"
 
 
-def result_key(job_id: object, name: str, fmt: str) -> str:
-    return f"results/{job_id}/{name}.{extension(fmt)}"
+def result_key(tenant: str, job_id: object, name: str, fmt: str) -> str:
+    """Results are namespaced by tenant, then job: one prefix to list or purge either."""
+    return f"results/{tenant}/{job_id}/{name}.{extension(fmt)}"
+
+
+def upload_prefix(tenant: str) -> str:
+    return f"uploads/{tenant}/"
 
 
 def staged_source_key(job_id: object) -> str:

@@ -1,6 +1,6 @@
 """Push one generated photo through a running PixelFlow and print the results.
 
-Usage: python scripts/demo_client.py http://127.0.0.1:8080
+Usage: python scripts/demo_client.py http://127.0.0.1:8080 API_KEY
 Only the HTTP API and the presigned URL are used, as any client would.
 """
 
@@ -35,8 +35,8 @@ def sample_jpeg() -> bytes:
     return out.getvalue()
 
 
-def main(api: str) -> int:
-    client = httpx.Client(base_url=api, timeout=30)
+def main(api: str, key: str) -> int:
+    client = httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"})
     data = sample_jpeg()
     upload = client.post("/v1/uploads", json={"content_type": "image/jpeg", "file_name": "sample.jpg"})
     upload.raise_for_status()
@@ -75,4 +75,6 @@ def main(api: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080"))
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1], sys.argv[2]))

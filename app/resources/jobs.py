@@ -12,6 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import NotFound
 
+from app.auth import tenant
 from app.schemas import (
     DeliveryListSchema,
     ErrorSchema,
@@ -25,7 +26,7 @@ from app.services import ApiServices, services
 from core.document import job_document
 from core.errors import SourceNotFound, SourceTooLarge, WatermarkNotFound
 from core.ids import new_id
-from core.spec import OutputSpec
+from core.spec import OutputSpec, upload_prefix
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Image jobs")
 
@@ -78,7 +79,10 @@ class Jobs(MethodView):
             if max(o.width or 0, o.height or 0) > settings.max_output_dimension:
                 abort(422, message=f"output {o.name!r} is larger than {settings.max_output_dimension} px")
         source = body["source"]
+        owned = upload_prefix(tenant())
         if "key" in source:
+            if not source["key"].startswith(owned):
+                raise SourceNotFound(f"nothing was uploaded at {source['key']!r}")
             try:
                 size = svc.store.head(source["key"]).size
             except FileNotFoundError:
@@ -87,6 +91,8 @@ class Jobs(MethodView):
                 raise SourceTooLarge(f"the source is {size} bytes; the limit is {settings.max_source_bytes}")
         # The job and its outbox row commit together; the relay publishes the chain.
         for key in sorted({s.watermark.image_key for s in outputs if s.watermark and s.watermark.image_key}):
+            if not key.startswith(owned):
+                raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}")
             try:
                 svc.store.head(key)
             except FileNotFoundError:
@@ -99,6 +105,7 @@ class Jobs(MethodView):
             webhook_url=body.get("webhook_url"),
             placeholder=body["placeholder"],
             idempotency=idempotency,
+            tenant=tenant(),
         )
         if job.replayed:
             return job_document(job, svc.store, svc.result_url_ttl), 202, {"Idempotent-Replayed": "true"}
@@ -110,7 +117,7 @@ class Jobs(MethodView):
         """List jobs, newest first"""
         svc = services()
         limit = query["limit"]
-        jobs = svc.jobs.list_recent(query.get("status"), limit + 1, query.get("cursor"))
+        jobs = svc.jobs.list_recent(query.get("status"), limit + 1, query.get("cursor"), tenant=tenant())
         page = jobs[:limit]
         return {
             "items": [job_document(j, svc.store, svc.result_url_ttl) for j in page],
@@ -123,11 +130,7 @@ class JobById(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Read a job: its status, outputs and error"""
-        svc = services()
-        job = svc.jobs.get(job_id)
-        if job is None:
-            raise NotFound(f"no job {job_id}")
-        return job_document(job, svc.store, svc.result_url_ttl)
+        return _document(services(), job_id)
 
 
 @blp.route("/<uuid:job_id>/deliveries")
@@ -136,8 +139,7 @@ class JobDeliveries(MethodView):
     def get(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Every webhook delivery attempt for the job, oldest first"""
         svc = services()
-        if svc.jobs.get(job_id) is None:
-            raise NotFound(f"no job {job_id}")
+        _document(svc, job_id)  # 404 unless it is this tenant's
         return {"items": svc.jobs.deliveries(job_id)}
 
 
@@ -148,6 +150,7 @@ class JobRetry(MethodView):
     def post(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Run a failed or canceled job again, from the start"""
         svc = services()
+        _document(svc, job_id)
         if not svc.jobs.retry(job_id):
             _conflict(svc, job_id, "only a failed or canceled job can be retried")
         return _document(svc, job_id)
@@ -160,20 +163,22 @@ class JobCancel(MethodView):
     def post(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Cancel a queued or running job (a step already running finishes; nothing after it runs)"""
         svc = services()
+        _document(svc, job_id)
         if not svc.jobs.cancel(job_id):
             _conflict(svc, job_id, "the job has already ended")
         return _document(svc, job_id)
 
 
 def _conflict(svc: ApiServices, job_id: uuid.UUID, message: str) -> None:
-    job = svc.jobs.get(job_id)
+    job = svc.jobs.get(job_id, tenant())
     if job is None:
         raise NotFound(f"no job {job_id}")
     abort(409, message=f"{message} (it is {job.status})")
 
 
 def _document(svc: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:
-    job = svc.jobs.get(job_id)
+    """The tenant's job as JSON; 404 for a job that is not there or not the tenant's."""
+    job = svc.jobs.get(job_id, tenant())
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job_document(job, svc.store, svc.result_url_ttl)

@@ -9,9 +9,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.auth import tenant
 from app.schemas import UploadRequestSchema, UploadSchema
 from app.services import services
 from core.ids import new_id
+from core.spec import upload_prefix
 
 blp = Blueprint("uploads", __name__, url_prefix="/v1/uploads", description="Presigned uploads")
 
@@ -32,7 +34,7 @@ class Uploads(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Get a presigned URL to PUT one image to"""
         svc = services()
-        key = f"uploads/{new_id()}/{safe_file_name(body['file_name'])}"
+        key = f"{upload_prefix(tenant())}{new_id()}/{safe_file_name(body['file_name'])}"
         ttl = timedelta(seconds=svc.settings.upload_url_ttl)
         return {
             "key": key,

@@ -18,8 +18,11 @@ from scripts.benchmark import cpu
 from scripts.benchmark.stack import BenchStack
 
 
-def hey(url: str, body_path: str, seconds: int, concurrency: int, qps_per_worker: float | None) -> dict[str, Any]:
+def hey(
+    url: str, body_path: str, seconds: int, concurrency: int, qps_per_worker: float | None, key: str
+) -> dict[str, Any]:
     argv = ["hey", "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST", "-T", "application/json", "-D", body_path]
+    argv += ["-H", f"Authorization: Bearer {key}"]
     if qps_per_worker:
         argv += ["-q", str(qps_per_worker)]
     before, children = cpu.snapshot(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -50,9 +53,9 @@ def measure(stack: BenchStack, key: str, seconds: int, fixed_rate: int) -> dict[
     url = f"http://{stack.api_bind}/v1/jobs"
     try:
         concurrency = 20
-        fixed = hey(url, str(body), seconds, concurrency, fixed_rate / concurrency)
+        fixed = hey(url, str(body), seconds, concurrency, fixed_rate / concurrency, stack.api_key)
         fixed["target_rate_per_s"] = fixed_rate
-        saturated = hey(url, str(body), seconds, 64, None)
+        saturated = hey(url, str(body), seconds, 64, None, stack.api_key)
     finally:
         from kombu import Connection
 

@@ -31,7 +31,7 @@ def percentile(values: list[float], p: float) -> float:
 def upload(stack: BenchStack, sources: list[corpus.Source]) -> dict[str, list[str]]:
     keys: dict[str, list[str]] = {}
     for source in sources:
-        key = f"uploads/bench/{source.group}/{source.path.name}"
+        key = f"uploads/bench/{source.group}/{source.path.name}"  # the bench tenant's uploads
         stack.store.put(key, source.data, source.content_type)
         keys.setdefault(source.group, []).append(key)
     return keys

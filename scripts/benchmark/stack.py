@@ -17,6 +17,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings
 from core.jobstore import JobStore
+from core.keystore import KeyStore
 from core.migrations import upgrade
 from core.objectstore import S3ObjectStore
 from scripts.stack import Api, Relay, S3Server, Worker, free_port
@@ -63,6 +64,8 @@ class BenchStack:
         self.store.ensure_bucket()
         self.jobs = JobStore(self.settings.database_url, 1, 2, name="pixelflow-bench")
         self.jobs.open()
+        self.api_key = KeyStore(self.jobs).create("bench", "bench")[1]
+        self.http.headers["Authorization"] = f"Bearer {self.api_key}"
         self.api.start()
         self.relay.start()
         self.worker.start()

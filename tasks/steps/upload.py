@@ -29,7 +29,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
     for output in job.outputs:
         if output.staged_key is None:
             raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never staged")
-        keys[output.spec.name] = result_key(job_id, output.spec.name, output.format or output.spec.format)
+        keys[output.spec.name] = result_key(job.tenant, job_id, output.spec.name, output.format or output.spec.format)
         svc.store.copy(output.staged_key, keys[output.spec.name])
     failpoints.fire(svc.settings.failpoints, "upload.before-commit")
     if svc.jobs.succeed(job_id, keys):

@@ -90,9 +90,26 @@ def app(services_up: None, settings: Settings) -> Iterator[Flask]:
     flask_app.extensions["pixelflow"].jobs.close()
 
 
+TENANT = "tenant-one"
+
+
+def authed(app: Flask, key: str) -> FlaskClient:
+    """A test client that sends this API key with every request."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return test_client
+
+
+@pytest.fixture(scope="session")
+def api_key(app: Flask) -> str:
+    from core.keystore import KeyStore
+
+    return KeyStore(app.extensions["pixelflow"].jobs).create(TENANT, "tests")[1]
+
+
 @pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask, api_key: str) -> FlaskClient:
+    return authed(app, api_key)
 
 
 @pytest.fixture(scope="session")

@@ -109,7 +109,8 @@ def oracle(
     duplicated = 0
     for job in jobs:
         if job["status"] == "succeeded":
-            names = {o.rsplit("/", 1)[-1] for o in _keys(store, f"results/{job['id']}/")}
+            prefix = job["outputs"][0]["key"].rsplit("/", 1)[0] + "/"
+            names = {o.rsplit("/", 1)[-1] for o in _keys(store, prefix)}
             duplicated += len(names) != len(job["outputs"])
             duplicated += bool(_keys(store, f"staging/{job['id']}/"))
     # Webhooks: each job announced under one webhook-id, however many deliveries.

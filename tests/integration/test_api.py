@@ -197,12 +197,20 @@ def test_an_idempotency_key_returns_the_first_job_and_refuses_another_body(clien
     assert_error(client.post("/v1/jobs", json=other, headers=headers), 422, "idempotency_key_reused")
 
 
+def client_key(app: Any) -> str:
+    from core.keystore import KeyStore
+
+    return KeyStore(app.extensions["pixelflow"].jobs).create("tenant-one", "concurrency")[1]
+
+
 def test_concurrent_repeats_of_one_key_create_one_job(app: Any) -> None:
     import threading
 
     from core.jobstore import JobStore
+    from tests.integration.conftest import authed
 
-    client = app.test_client()
+    key_secret = client_key(app)
+    client = authed(app, key_secret)
     key = upload(client, images.jpeg(64, 64))
     body = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}
     headers = {"Idempotency-Key": f"burst-{uuid.uuid4()}"}
@@ -210,7 +218,7 @@ def test_concurrent_repeats_of_one_key_create_one_job(app: Any) -> None:
     barrier = threading.Barrier(8)
 
     def post() -> None:
-        local = app.test_client()
+        local = authed(app, key_secret)
         barrier.wait()
         responses.append(local.post("/v1/jobs", json=body, headers=headers))
 

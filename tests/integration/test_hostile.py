@@ -136,8 +136,10 @@ def worker_rss(worker: Worker) -> int:
 
 
 @pytest.fixture(scope="module")
-def results(app: Flask, worker: Worker) -> dict[str, dict[str, Any]]:
-    client = app.test_client()
+def results(app: Flask, worker: Worker, api_key: str) -> dict[str, dict[str, Any]]:
+    from tests.integration.conftest import authed
+
+    client = authed(app, api_key)
     before = worker_rss(worker)
     jobs = {}
     for name, (make, content_type, _) in CORPUS.items():

@@ -1,0 +1,121 @@
+"""API keys and tenants: nothing under /v1 without a key, and no tenant sees another's jobs or uploads."""
+
+import os
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from core.keystore import KeyStore
+from scripts.stack import ROOT
+from tests import images
+from tests.integration.conftest import authed
+from tests.integration.test_api import assert_error, upload
+
+
+@pytest.fixture()
+def keys(app: Flask) -> KeyStore:
+    return KeyStore(app.extensions["pixelflow"].jobs)
+
+
+@pytest.fixture()
+def other(app: Flask, keys: KeyStore) -> FlaskClient:
+    return authed(app, keys.create("tenant-two", "other")[1])
+
+
+def test_everything_under_v1_needs_a_key_and_the_rest_stays_open(app: Flask) -> None:
+    anonymous = app.test_client()
+    for method, path in (
+        ("get", "/v1/jobs"),
+        ("post", "/v1/jobs"),
+        ("post", "/v1/uploads"),
+        ("get", f"/v1/jobs/{uuid.uuid4()}"),
+    ):
+        response = getattr(anonymous, method)(path, json={})
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert_error(authed(app, "pf_not-a-key").get("/v1/jobs"), 401, "unauthorized")
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
+        assert anonymous.get(path).status_code == 200, path
+    assert app.test_client().get("/openapi.json").json["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def test_a_read_key_reads_but_cannot_create_and_a_revoked_key_is_refused(app: Flask, keys: KeyStore) -> None:
+    record, secret = keys.create("tenant-one", "dashboard", "read")
+    reader = authed(app, secret)
+    assert reader.get("/v1/jobs").status_code == 200
+    assert_error(reader.post("/v1/uploads", json={"content_type": "image/png", "file_name": "a.png"}), 403, "forbidden")
+    assert keys.revoke(record.id)
+    assert_error(reader.get("/v1/jobs"), 401, "unauthorized")
+
+
+def test_another_tenants_job_is_not_found_anywhere(client: FlaskClient, other: FlaskClient) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    job_id = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}).json[
+        "id"
+    ]
+    for method, path in (
+        ("get", f"/v1/jobs/{job_id}"),
+        ("get", f"/v1/jobs/{job_id}/deliveries"),
+        ("post", f"/v1/jobs/{job_id}/cancel"),
+        ("post", f"/v1/jobs/{job_id}/retry"),
+    ):
+        assert_error(getattr(other, method)(path), 404, "not_found")
+    assert job_id not in {j["id"] for j in other.get("/v1/jobs?limit=100").json["items"]}
+    assert job_id in {j["id"] for j in client.get("/v1/jobs?limit=100").json["items"]}
+    assert client.get(f"/v1/jobs/{job_id}").json["status"] != "canceled"  # the other tenant's cancel did nothing
+
+
+def test_uploads_are_namespaced_and_another_tenants_upload_is_not_a_source(
+    client: FlaskClient, other: FlaskClient
+) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    assert key.startswith("uploads/tenant-one/")
+    body: dict[str, Any] = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}
+    assert_error(other.post("/v1/jobs", json=body), 422, "source_not_found")
+    mark = {"name": "a", "format": "png", "watermark": {"image": {"key": key}}}
+    own = upload(other, images.jpeg(64, 64))
+    assert_error(other.post("/v1/jobs", json={"source": {"key": own}, "outputs": [mark]}), 422, "watermark_not_found")
+
+
+def test_idempotency_keys_belong_to_their_tenant(client: FlaskClient, other: FlaskClient) -> None:
+    headers = {"Idempotency-Key": f"shared-{uuid.uuid4()}"}
+    mine = client.post(
+        "/v1/jobs",
+        headers=headers,
+        json={"source": {"key": upload(client, images.jpeg(32, 32))}, "outputs": [{"name": "a", "format": "png"}]},
+    )
+    theirs = other.post(
+        "/v1/jobs",
+        headers=headers,
+        json={"source": {"key": upload(other, images.jpeg(32, 32))}, "outputs": [{"name": "a", "format": "png"}]},
+    )
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.json["id"] != theirs.json["id"]
+
+
+def test_operators_create_list_and_revoke_keys_from_the_flask_cli(app: Flask) -> None:
+    def flask(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "keys", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    secret = flask("create", "--name", "Acme", "--tenant", "acme", "--scope", "read", "--quiet").strip()
+    assert secret.startswith("pf_") and len(secret) > 40
+    listed = flask("list", "--tenant", "acme")
+    assert secret[:10] in listed and secret not in listed and "read" in listed
+    assert authed(app, secret).get("/v1/jobs").status_code == 200
+    key_id = listed.split()[0]
+    assert "revoked" in flask("revoke", key_id)
+    assert_error(authed(app, secret).get("/v1/jobs"), 401, "unauthorized")
