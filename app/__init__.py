@@ -9,6 +9,7 @@ from flask import Flask
 from app.auth import init_auth
 from app.cli import keys
 from app.errors import PixelFlowApi
+from app.ratelimit import init_rate_limits
 from app.resources import health, jobs, uploads
 from app.schemas import check_presets
 from app.services import ApiServices
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         logging.getLogger(__name__).warning("bucket not created at start-up: %s", exc.message)
     app.extensions["pixelflow"] = services
     init_auth(app, KeyStore(services.jobs))
+    init_rate_limits(app, settings)  # after auth: limits count per tenant
     app.cli.add_command(keys)
     api = PixelFlowApi(app)
     api.register_blueprint(health.blp)

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     queue: str = "pixelflow"
 
+    # Redis: rate-limit counters.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rate_limit_jobs: str = "600/minute"
+    rate_limit_uploads: str = "600/minute"
+
     # Object storage (S3 API).
     s3_endpoint: str = "127.0.0.1:9000"
     s3_public_endpoint: str = ""

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import NotFound
 
 from app.auth import tenant
+from app.ratelimit import job_limit, limiter
 from app.schemas import (
     DeliveryListSchema,
     ErrorSchema,
@@ -53,6 +54,7 @@ def _idempotency() -> tuple[str, str] | None:
 
 @blp.route("")
 class Jobs(MethodView):
+    @limiter.limit(job_limit)
     @blp.arguments(JobRequestSchema)
     @blp.response(202, JobSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="a request with this Idempotency-Key is in progress")

@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import tenant
+from app.ratelimit import limiter, upload_limit
 from app.schemas import UploadRequestSchema, UploadSchema
 from app.services import services
 from core.ids import new_id
@@ -29,6 +30,7 @@ def safe_file_name(name: str) -> str:
 
 @blp.route("")
 class Uploads(MethodView):
+    @limiter.limit(upload_limit)
     @blp.arguments(UploadRequestSchema)
     @blp.response(201, UploadSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

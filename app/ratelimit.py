@@ -1,0 +1,37 @@
+"""Per-tenant rate limits on creating jobs and uploads (Flask-Limiter, counters in Redis).
+
+Over the limit: 429 ``rate_limited`` with Retry-After and X-RateLimit-*
+headers. If Redis is unreachable, each API process falls back to counting
+in its own memory (the same limits per process) rather than refusing work
+or letting it through unlimited.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+
+from app.auth import tenant
+from config import Settings
+
+limiter = Limiter(key_func=tenant, headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True)
+
+
+def job_limit() -> str:
+    return str(current_app.config["PIXELFLOW_RATE_LIMIT_JOBS"])
+
+
+def upload_limit() -> str:
+    return str(current_app.config["PIXELFLOW_RATE_LIMIT_UPLOADS"])
+
+
+def init_rate_limits(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        RATELIMIT_STRATEGY="fixed-window",
+        RATELIMIT_KEY_PREFIX=f"pixelflow-{settings.queue}",
+        PIXELFLOW_RATE_LIMIT_JOBS=settings.rate_limit_jobs,
+        PIXELFLOW_RATE_LIMIT_UPLOADS=settings.rate_limit_uploads,
+    )
+    limiter.init_app(app)
