@@ -10,7 +10,7 @@ from app.auth import init_auth
 from app.cli import keys
 from app.errors import PixelFlowApi
 from app.ratelimit import init_rate_limits
-from app.resources import health, jobs, uploads
+from app.resources import health, jobs, uploads, usage
 from app.schemas import check_presets
 from app.services import ApiServices
 from config import Settings, get_settings
@@ -50,4 +50,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(uploads.blp)
     api.register_blueprint(jobs.blp)
+    api.register_blueprint(usage.blp)
     return app

@@ -263,6 +263,23 @@ class DeliveryListSchema(Schema):
     items = fields.List(fields.Nested(DeliverySchema), required=True)
 
 
+class UsageQuerySchema(StrictSchema):
+    from_ = fields.AwareDateTime(data_key="from", attribute="from", metadata={"description": "default: 30 days ago"})
+    to = fields.AwareDateTime(metadata={"description": "default: now"})
+
+
+class UsageSchema(Schema):
+    tenant = fields.String(required=True)
+    from_ = fields.DateTime(data_key="from", attribute="from", required=True)
+    to = fields.DateTime(required=True)
+    jobs = fields.Integer(required=True, metadata={"description": "succeeded jobs"})
+    pixels = fields.Integer(required=True, metadata={"description": "source pixels processed (all frames)"})
+    bytes_in = fields.Integer(required=True)
+    bytes_out = fields.Integer(required=True)
+    bytes_saved = fields.Integer(required=True, metadata={"description": "source bytes per output minus output bytes"})
+    compute_ms = fields.Integer(required=True, metadata={"description": "CPU time of the transforms"})
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())

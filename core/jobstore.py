@@ -310,9 +310,12 @@ class JobStore:
             (fmt, width, height, frames, job_id),
         )
 
-    def stage_outputs(self, job_id: uuid.UUID, staged: Sequence[Output], placeholder: str | None = None) -> None:
-        """Record the rendered outputs (and the placeholder) of a job still processing."""
+    def stage_outputs(
+        self, job_id: uuid.UUID, staged: Sequence[Output], placeholder: str | None = None, compute_ms: int = 0
+    ) -> None:
+        """Record the rendered outputs (and the placeholder, and the render's CPU time) of a job still processing."""
         with self.tx() as cur:
+            cur.execute("UPDATE jobs SET compute_ms = %s WHERE id = %s AND status = 'processing'", (compute_ms, job_id))
             cur.executemany(
                 "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s,"
                 " result_format = %s WHERE job_id = %s AND name = %s",
@@ -335,6 +338,21 @@ class JobStore:
             cur.executemany(
                 "UPDATE job_outputs SET key = %s WHERE job_id = %s AND name = %s",
                 [(key, job_id, name) for name, key in keys.items()],
+            )
+            # Usage, exactly once: in the transaction that made the job succeed.
+            cur.execute(
+                """
+                INSERT INTO usage (job_id, tenant, pixels, bytes_in, bytes_out, bytes_saved, compute_ms)
+                SELECT j.id, j.tenant,
+                       COALESCE(j.source_width::bigint * j.source_height * COALESCE(j.source_frames, 1), 0),
+                       COALESCE(j.source_bytes, 0), o.total,
+                       GREATEST(COALESCE(j.source_bytes, 0) * o.n - o.total, 0), COALESCE(j.compute_ms, 0)
+                FROM jobs j, LATERAL (SELECT COALESCE(sum(bytes), 0) AS total, count(*) AS n
+                                      FROM job_outputs WHERE job_id = j.id) o
+                WHERE j.id = %s
+                ON CONFLICT (job_id) DO NOTHING
+                """,
+                (job_id,),
             )
             return True
 
@@ -472,6 +490,20 @@ class JobStore:
         with self.tx() as cur:
             cur.execute("SELECT 1 FROM webhook_endpoints_disabled WHERE url = %s", (url,))
             return cur.fetchone() is not None
+
+    def usage(self, tenant: str, since: datetime, until: datetime) -> dict[str, int]:
+        """Sums over the tenant's succeeded jobs in [since, until)."""
+        with self.tx() as cur:
+            cur.execute(
+                "SELECT count(*) AS jobs, COALESCE(sum(pixels), 0) AS pixels, COALESCE(sum(bytes_in), 0) AS bytes_in,"
+                " COALESCE(sum(bytes_out), 0) AS bytes_out, COALESCE(sum(bytes_saved), 0) AS bytes_saved,"
+                " COALESCE(sum(compute_ms), 0) AS compute_ms FROM usage"
+                " WHERE tenant = %s AND created_at >= %s AND created_at < %s",
+                (tenant, since, until),
+            )
+            row = cur.fetchone()
+        assert row is not None
+        return {k: int(v) for k, v in row.items()}
 
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
         self._update(

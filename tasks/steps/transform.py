@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from core.errors import WatermarkNotFound
@@ -35,6 +36,7 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     assert job.source_format and job.source_width and job.source_height, "validate runs first"
     info = SourceInfo(job.source_format, job.source_width, job.source_height, job.source_frames or 1)
     specs = [o.spec for o in job.outputs]
+    started = time.process_time()
     rendering = render(data, info, specs, job.placeholder_requested, svc.settings.max_frames, read_overlays(svc, specs))
     staged = []
     for result in rendering.outputs:
@@ -42,5 +44,6 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
         # Staged with its final headers: upload's copy carries them along.
         svc.store.put(key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
         staged.append(Output(result.spec, key, None, result.width, result.height, len(result.data), result.format))
-    svc.jobs.stage_outputs(job_id, staged, rendering.placeholder)
+    compute_ms = round((time.process_time() - started) * 1000)
+    svc.jobs.stage_outputs(job_id, staged, rendering.placeholder, compute_ms)
     return True

@@ -56,7 +56,11 @@ def check(
     name: str, app: Flask, stack: faultkit.FaultStack, client: FlaskClient, ids: list[str], peer: RecordingServer
 ) -> None:
     broker_url = stack.env.get("PIXELFLOW_BROKER_URL", stack.settings.broker_url)
-    faultkit.oracle(name, client, ids, peer, app.extensions["pixelflow"].store, broker_url, stack.queue)
+    jobs = faultkit.oracle(name, client, ids, peer, app.extensions["pixelflow"].store, broker_url, stack.queue)
+    # Usage: exactly one row per succeeded job, however often its steps ran.
+    with psycopg.connect(stack.settings.database_url) as conn:
+        rows = conn.execute("SELECT job_id::text FROM usage WHERE job_id = ANY(%s::uuid[])", (ids,)).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(j["id"] for j in jobs if j["status"] == "succeeded")
 
 
 @pytest.mark.parametrize(

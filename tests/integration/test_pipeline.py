@@ -251,3 +251,30 @@ def test_a_watermark_key_that_was_never_uploaded_is_refused(client: FlaskClient)
         "/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "watermark": mark}]}
     )
     assert response.status_code == 422 and response.json["code"] == "watermark_not_found"
+
+
+def test_usage_is_written_once_per_job_and_summed_per_tenant(app: Any, worker: Worker) -> None:
+    from core.keystore import KeyStore
+    from tests.integration.conftest import authed
+
+    client = authed(app, KeyStore(app.extensions["pixelflow"].jobs).create("tenant-usage", "usage")[1])
+    source = images.jpeg(800, 600)
+    key = upload(client, source)
+    job = run_job(
+        client,
+        {
+            "source": {"key": key},
+            "outputs": [{"name": "a", "format": "webp", "width": 200}, {"name": "b", "format": "png", "width": 100}],
+        },
+    )
+    assert job["status"] == "succeeded"
+    usage = client.get("/v1/usage").json
+    out = sum(o["bytes"] for o in job["outputs"])
+    assert (usage["tenant"], usage["jobs"], usage["pixels"]) == ("tenant-usage", 1, 800 * 600)
+    assert (usage["bytes_in"], usage["bytes_out"]) == (len(source), out)
+    assert usage["bytes_saved"] == 2 * len(source) - out
+    assert usage["compute_ms"] >= 0
+    empty = client.get("/v1/usage?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z").json
+    assert empty["jobs"] == 0
+    bad = client.get("/v1/usage?from=2021-01-01T00:00:00Z&to=2020-01-01T00:00:00Z")
+    assert bad.status_code == 422
