@@ -13,6 +13,7 @@ ROLES = (
     ("beam.smp", "rabbitmq"),
     ("scripts.benchmark", "bench client"),
     ("tasks.relay", "relay"),
+    ("redis-server", "redis"),
     ("hey ", "load generator"),
 )
 TICK = os.sysconf("SC_CLK_TCK")

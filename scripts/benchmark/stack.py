@@ -36,6 +36,9 @@ class BenchStack:
             "PIXELFLOW_S3_ENDPOINT": f"127.0.0.1:{free_port()}",
             "PIXELFLOW_S3_BUCKET": "pixelflow-bench",
             "PIXELFLOW_DB_POOL_MAX": "8",
+            # The benchmark is one tenant: its rate limits are out of the way (their cost is still paid).
+            "PIXELFLOW_RATE_LIMIT_JOBS": "100000000/minute",
+            "PIXELFLOW_RATE_LIMIT_UPLOADS": "100000000/minute",
             **self.env,
         }
         self.settings = Settings(**{k.removeprefix("PIXELFLOW_").lower(): v for k, v in self.env.items()})
