@@ -48,6 +48,20 @@ def listening(host: str, port: int) -> bool:
         return False
 
 
+def cli(*argv: str) -> str:
+    """Run one of the project's commands (``celery -A tasks …``, ``flask --app app …``) and return its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 class Process:
     """One background process with its output in a log file."""
 

@@ -80,14 +80,14 @@ class Relay:
         reason = str(deaths[0].get("reason", "unknown"))
         count = headers.get("x-delivery-count") or deaths[0].get("count")
         task = str(headers.get("task", "?"))
+        body = message.decode()
         try:
-            args = message.decode()[0]
-            job_id = uuid.UUID(args[0])
+            job_id = uuid.UUID(body[0][0])
         except (ValueError, IndexError, TypeError, KeyError):
             job_id = None
         snapshot = {
             "headers": _jsonable(headers),
-            "body": _jsonable(message.decode()),
+            "body": _jsonable(body),
             "routing_key": message.delivery_info.get("routing_key"),
         }
         self.jobs.record_dead_letter(job_id, task, reason, int(count) if count is not None else None, snapshot)

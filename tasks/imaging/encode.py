@@ -5,17 +5,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import pillow_avif  # noqa: F401  (registers AVIF with Pillow; it ships its own libavif)
 from PIL import Image
 
 from core.spec import OutputSpec
 from tasks.imaging.operations import colour
-
-try:  # AVIF comes from a plugin that ships its own libavif.
-    import pillow_avif  # noqa: F401
-
-    AVIF = True
-except ImportError:  # pragma: no cover - the plugin is in requirements.txt
-    AVIF = False
 
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
@@ -108,8 +102,7 @@ def _gif_frame(image: Image.Image) -> Image.Image:
 
 def candidates(image: Image.Image) -> list[str]:
     """``auto``: WebP and AVIF always; JPEG when there is no alpha to keep, PNG when there is."""
-    modern = ["webp", *(["avif"] if AVIF else [])]
-    return [*modern, "png"] if has_alpha(image) else [*modern, "jpeg"]
+    return ["webp", "avif", "png"] if has_alpha(image) else ["webp", "avif", "jpeg"]
 
 
 def encode_auto(frames: list[Image.Image], spec: OutputSpec, meta: Metadata, durations: list[int]) -> tuple[str, bytes]:

@@ -39,17 +39,8 @@ def sources(client: FlaskClient) -> list[str]:
     return [upload(client, images.jpeg(800, 600)), upload(client, images.png_with_alpha(400, 300), "image/png")]
 
 
-def run(
-    name: str,
-    client: FlaskClient,
-    app: Flask,
-    stack: faultkit.FaultStack,
-    sources: list[str],
-    peer: RecordingServer,
-    count: int = 6,
-) -> list[str]:
-    ids = faultkit.submit(client, sources, f"{peer.url}/hook", count)
-    return ids
+def submit(client: FlaskClient, sources: list[str], peer: RecordingServer, count: int = 6) -> list[str]:
+    return faultkit.submit(client, sources, f"{peer.url}/hook", count)
 
 
 def check(
@@ -61,6 +52,14 @@ def check(
     with psycopg.connect(stack.settings.database_url) as conn:
         rows = conn.execute("SELECT job_id::text FROM usage WHERE job_id = ANY(%s::uuid[])", (ids,)).fetchall()
     assert sorted(r[0] for r in rows) == sorted(j["id"] for j in jobs if j["status"] == "succeeded")
+
+
+def finish(
+    name: str, app: Flask, stack: faultkit.FaultStack, client: FlaskClient, ids: list[str], peer: RecordingServer
+) -> None:
+    """The oracle, and every job of the scenario succeeded."""
+    check(name, app, stack, client, ids, peer)
+    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
 
 
 @pytest.mark.parametrize(
@@ -83,12 +82,10 @@ def test_a_crash_at_a_named_point_costs_a_repeat_not_a_job(
 ) -> None:
     stack.relay()
     worker = stack.worker([failpoint])
-    ids = run(scenario, client, app, stack, sources, http_peer)
-    check(scenario, app, stack, client, ids, http_peer)
+    ids = submit(client, sources, http_peer)
+    finish(scenario, app, stack, client, ids, http_peer)
     # The failpoint did fire: pool children were lost and their messages redelivered.
     assert "WorkerLostError" in worker.output()
-    jobs = [client.get(f"/v1/jobs/{i}").json for i in ids]
-    assert {j["status"] for j in jobs} == {"succeeded"}
 
 
 def test_the_relay_crashing_between_publish_and_commit_publishes_again_harmlessly(
@@ -101,11 +98,10 @@ def test_the_relay_crashing_between_publish_and_commit_publishes_again_harmlessl
     scenario = "relay crash between publish and commit"
     stack.worker()
     crashing = stack.relay(["relay.after-publish:exit"])
-    ids = run(scenario, client, app, stack, sources, http_peer, count=3)
+    ids = submit(client, sources, http_peer, count=3)
     faultkit.wait_until(lambda: not crashing.alive(), 20, "the relay to crash after its first publish")
     stack.relay()  # its successor publishes the same rows again
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 def test_postgres_backends_terminated_mid_step_are_retried(
@@ -119,7 +115,7 @@ def test_postgres_backends_terminated_mid_step_are_retried(
     scenario = "PostgreSQL backends terminated mid-step"
     stack.relay()
     stack.worker(["transform:sleep"])
-    ids = run(scenario, client, app, stack, sources, http_peer, count=4)
+    ids = submit(client, sources, http_peer, count=4)
     terminated = 0
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         for _ in range(8):
@@ -130,8 +126,7 @@ def test_postgres_backends_terminated_mid_step_are_retried(
             terminated += len(rows)
             time.sleep(0.5)
     assert terminated > 0
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +148,7 @@ def test_a_worker_that_goes_away_mid_task_is_replaced_without_loss(
 ) -> None:
     stack.relay()
     first = stack.worker(["transform:sleep"])
-    ids = run(scenario, client, app, stack, sources, http_peer)
+    ids = submit(client, sources, http_peer)
     faultkit.wait_until(lambda: "pixelflow.transform[" in first.output(), 30, "a transform to start")
     if sig == signal.SIGKILL:
         os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool children
@@ -161,8 +156,7 @@ def test_a_worker_that_goes_away_mid_task_is_replaced_without_loss(
         os.kill(first.pid, sig)
     first.process.wait(60)  # type: ignore[union-attr]
     stack.worker()
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 @pytest.fixture(scope="module")
@@ -199,13 +193,12 @@ def test_broker_restart_mid_task(
     _on_node(stack, node)
     stack.relay()
     worker = stack.worker(["transform:sleep"])
-    ids = run(scenario, client, app, stack, sources, http_peer)
+    ids = submit(client, sources, http_peer)
     faultkit.wait_until(lambda: "pixelflow.transform[" in worker.output(), 30, "a transform to start")
     node.ctl("stop_app")
     time.sleep(3)
     node.ctl("start_app")
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 def test_broker_killed_during_a_burst_of_posts(
@@ -222,11 +215,10 @@ def test_broker_killed_during_a_burst_of_posts(
     stack.relay()
     stack.worker()
     os.kill(node.beam_pid(), signal.SIGKILL)
-    ids = run(scenario, client, app, stack, sources, http_peer, count=10)  # every POST is accepted meanwhile
+    ids = submit(client, sources, http_peer, count=10)  # every POST is accepted meanwhile
     time.sleep(2)
     node.start()
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 def test_broker_frozen_for_30_seconds(
@@ -241,7 +233,7 @@ def test_broker_frozen_for_30_seconds(
     _on_node(stack, node)
     stack.relay()
     worker = stack.worker(["transform:sleep"])
-    ids = run(scenario, client, app, stack, sources, http_peer, count=4)
+    ids = submit(client, sources, http_peer, count=4)
     faultkit.wait_until(lambda: "pixelflow.transform[" in worker.output(), 30, "a transform to start")
     beam = node.beam_pid()
     os.kill(beam, signal.SIGSTOP)
@@ -249,8 +241,7 @@ def test_broker_frozen_for_30_seconds(
         time.sleep(30)
     finally:
         os.kill(beam, signal.SIGCONT)
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 def test_broker_memory_alarm_while_jobs_arrive(
@@ -267,13 +258,12 @@ def test_broker_memory_alarm_while_jobs_arrive(
     stack.worker()
     node.ctl("set_vm_memory_high_watermark", "0")
     try:
-        ids = run(scenario, client, app, stack, sources, http_peer)  # accepted: the API never waits on the broker
+        ids = submit(client, sources, http_peer)  # accepted: the API never waits on the broker
         time.sleep(5)
         assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"queued"}
     finally:
         node.ctl("set_vm_memory_high_watermark", "0.4")
-    check(scenario, app, stack, client, ids, http_peer)
-    assert {client.get(f"/v1/jobs/{i}").json["status"] for i in ids} == {"succeeded"}
+    finish(scenario, app, stack, client, ids, http_peer)
 
 
 def _lose_the_chains(settings: Settings, ids: list[str]) -> None:
@@ -291,7 +281,7 @@ def test_the_sweeper_re_drives_a_job_whose_chain_was_lost(
     settings: Settings,
 ) -> None:
     scenario = "chains lost after publishing (purged queue): the sweeper re-drives"
-    ids = run(scenario, client, app, stack, sources, http_peer, count=3)
+    ids = submit(client, sources, http_peer, count=3)
     _lose_the_chains(settings, ids)
     stack.worker()
     stack.relay(PIXELFLOW_STUCK_AFTER="2", PIXELFLOW_SWEEP_INTERVAL="1")
@@ -308,7 +298,7 @@ def test_the_sweeper_fails_a_job_that_had_its_re_drives(
     http_peer: RecordingServer,
     settings: Settings,
 ) -> None:
-    ids = run("stuck", client, app, stack, sources, http_peer, count=1)
+    ids = submit(client, sources, http_peer, count=1)
     _lose_the_chains(settings, ids)
     stack.relay(PIXELFLOW_STUCK_AFTER="1", PIXELFLOW_SWEEP_INTERVAL="1", PIXELFLOW_MAX_REDRIVES="0")
     job = faultkit.wait_until(

@@ -19,7 +19,7 @@ from kombu import Connection
 
 from config import Settings
 from core.jobstore import JobStore
-from scripts.stack import Relay, Worker, wait_until
+from scripts.stack import Relay, Worker, cli, wait_until
 from tasks.topology import delete_all
 from tests import images
 from tests.integration.test_api import upload
@@ -97,21 +97,7 @@ def test_a_child_killed_mid_transform_costs_a_repeat_not_the_job(
 
 
 def celery_cli(*args: str) -> str:
-    import subprocess
-    import sys
-
-    from scripts.stack import ROOT
-
-    result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "tasks", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return cli("celery", "-A", "tasks", *args)
 
 
 def test_operators_list_show_and_replay_dead_letters_from_the_celery_cli(

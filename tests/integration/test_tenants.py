@@ -1,8 +1,5 @@
 """API keys and tenants: nothing under /v1 without a key, and no tenant sees another's jobs or uploads."""
 
-import os
-import subprocess
-import sys
 import uuid
 from typing import Any
 
@@ -11,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.keystore import KeyStore
-from scripts.stack import ROOT
+from scripts.stack import cli
 from tests import images
 from tests.integration.conftest import authed
 from tests.integration.test_api import assert_error, upload
@@ -100,16 +97,7 @@ def test_idempotency_keys_belong_to_their_tenant(client: FlaskClient, other: Fla
 
 def test_operators_create_list_and_revoke_keys_from_the_flask_cli(app: Flask) -> None:
     def flask(*args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "keys", *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return cli("flask", "--app", "app", "keys", *args)
 
     secret = flask("create", "--name", "Acme", "--tenant", "acme", "--scope", "read", "--quiet").strip()
     assert secret.startswith("pf_") and len(secret) > 40

@@ -43,9 +43,6 @@ def test_failed_deliveries_are_retried_with_the_same_id_and_every_attempt_is_lis
         lambda: len(posts(http_peer, "/flaky")) >= 3 and posts(http_peer, "/flaky"), 60, "three attempts"
     )
     assert len({h["webhook-id"] for _, _, h, _ in attempts}) == 1
-    # The receiver processes each webhook-id once, however often it arrives.
-    processed = {h["webhook-id"] for _, _, h, _ in attempts}
-    assert len(processed) == 1
     listed = wait_until(
         lambda: len(items := client.get(f"/v1/jobs/{job['id']}/deliveries").json["items"]) >= 3 and items,
         20,
