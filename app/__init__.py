@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from app.auth import init_auth
 from app.cli import keys
 from app.errors import PixelFlowApi
+from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
 from app.resources import health, jobs, uploads, usage
 from app.schemas import check_presets
 from app.services import ApiServices
 from config import Settings, get_settings
+from core import redact
 from core.errors import StorageUnavailable
 from core.keystore import KeyStore
 
@@ -21,6 +23,7 @@ from core.keystore import KeyStore
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact.install(settings)  # secrets out of logs and Sentry events
     app = Flask("pixelflow")
     app.config.update(
         API_TITLE="PixelFlow",
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     except StorageUnavailable as exc:
         logging.getLogger(__name__).warning("bucket not created at start-up: %s", exc.message)
     app.extensions["pixelflow"] = services
+    init_metrics(app)  # first: its timer starts before auth and limits run
     init_auth(app, KeyStore(services.jobs))
     init_rate_limits(app, settings)  # after auth: limits count per tenant
     app.cli.add_command(keys)
@@ -51,4 +55,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(uploads.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(usage.blp)
+    app.after_request(security_headers)
     return app
+
+
+# Swagger UI (/docs) loads its script and styles from this CDN; everything else is JSON.
+_DOCS_CSP = (
+    "default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https://cdn.jsdelivr.net; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", _DOCS_CSP if request.path == "/docs" else _API_CSP)
+    if request.path.startswith("/v1/"):
+        headers.setdefault("Cache-Control", "no-store")  # job documents carry presigned URLs
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response

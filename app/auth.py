@@ -1,6 +1,6 @@
 """API keys on everything under /v1: ``Authorization: Bearer <key>``.
 
-/healthz, /readyz, /openapi.json and /docs stay open. A read key may only
+/healthz, /readyz, /metrics, /openapi.json and /docs stay open. A read key may only
 GET; write and admin keys may create. Whatever a key sees is its tenant's:
 another tenant's job answers 404, never 403.
 """

@@ -58,7 +58,7 @@ class PixelFlowApi(Api):  # type: ignore[misc]
             errors = next(iter(errors.values())) if len(errors) == 1 else errors
         message = data.get("message") or error.description or error.name
         if status == 400 and isinstance(errors, list) and all(isinstance(e, str) for e in errors):
-            message = " ".join(errors)  # e.g. webargs' "Invalid JSON body."
+            message, errors = " ".join(errors), None  # e.g. webargs' "Invalid JSON body."; errors are by field
         if status == 422 and "message" not in data:
             message = "the request is not valid: see errors"
         body = error_body(HTTP_CODES.get(status, f"http_{status}"), status, message, errors)

@@ -25,11 +25,11 @@ class ErrorSchema(Schema):
     errors = fields.Dict(metadata={"description": "what is wrong, by field"})
 
 
+UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif")
+
+
 class UploadRequestSchema(StrictSchema):
-    content_type = fields.String(
-        required=True,
-        validate=validate.OneOf(["image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif"]),
-    )
+    content_type = fields.String(required=True, validate=validate.OneOf(UPLOAD_CONTENT_TYPES))
     file_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 

@@ -22,9 +22,7 @@ class ApiServices:
 
     @classmethod
     def create(cls, settings: Settings) -> ApiServices:
-        jobs = JobStore(
-            settings.database_url, settings.db_pool_min, settings.db_pool_max, name="pixelflow-api", check=False
-        )
+        jobs = JobStore(settings.database_url, settings.db_pool_min, settings.db_pool_max, name="pixelflow-api")
         jobs.open()
         store = S3ObjectStore(settings)
         return cls(settings, jobs, store)

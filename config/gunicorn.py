@@ -4,6 +4,10 @@ gunicorn reads its own GUNICORN_CMD_ARGS and flags; these are defaults.
 """
 
 import multiprocessing
+import os
+import shutil
+import tempfile
+from typing import Any
 
 bind = "127.0.0.1:8080"
 workers = max(2, multiprocessing.cpu_count())
@@ -15,3 +19,20 @@ accesslog = "-"
 errorlog = "-"
 # Each worker builds its own pools after the fork.
 preload_app = False
+
+# Prometheus: each worker counts in files here; /metrics on any worker sums them all.
+# A fresh directory per server start, unless the operator names one (emptied by them).
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pixelflow-metrics-")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     worker_max_memory_per_child_kb: Positive = 1_000_000
 
     log_level: str = "INFO"
+    # Errors to Sentry when set (events are scrubbed of secrets first: core/redact.py).
+    sentry_dsn: str | None = None
+    sentry_environment: str = "production"
+    sentry_traces_sample_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @field_validator("fetch_allow", "failpoints", "webhook_secrets", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from core import redact
 from core.errors import DatabaseUnavailable, IdempotencyConflict, IdempotencyKeyReused
 from core.spec import OutputSpec
 
@@ -88,18 +89,15 @@ _JOB_COLUMNS = (
 
 
 class JobStore:
-    def __init__(
-        self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow", check: bool = True
-    ) -> None:
-        # check: test each connection when it is taken from the pool (one round trip), so that
-        # a restarted server costs no failed call; the API skips it for speed and answers 503
-        # once per stale connection instead (the pool replaces broken connections).
+    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow") -> None:
+        # check: test each connection when it is taken from the pool (one empty query), so that
+        # a restarted server costs no failed call: a stale connection is replaced, not used.
         self.pool = ConnectionPool(
             database_url,
             min_size=min_size,
             max_size=max_size,
             kwargs={"application_name": name, "row_factory": dict_row},
-            check=ConnectionPool.check_connection if check else None,
+            check=ConnectionPool.check_connection,
             timeout=10,
             open=False,
         )
@@ -361,7 +359,7 @@ class JobStore:
         return self._update(
             "UPDATE jobs SET status = 'failed', finished_at = now(), error_code = %s, error_message = %s"
             " WHERE id = %s AND status IN ('queued', 'processing')",
-            (code, message[:1000], job_id),
+            (code, redact.scrub(message)[:1000], job_id),
         )
 
     def cancel(self, job_id: uuid.UUID) -> bool:
@@ -458,7 +456,7 @@ class JobStore:
             cur.execute(
                 "INSERT INTO webhook_deliveries (job_id, message_id, url, attempt, status_code, error, duration_ms)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (job_id, message_id, url, attempt, status, error, duration_ms),
+                (job_id, message_id, url, attempt, status, error and redact.scrub(error), duration_ms),
             )
 
     def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int:
@@ -508,7 +506,7 @@ class JobStore:
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
         self._update(
             "UPDATE jobs SET notified_at = now(), webhook_status = %s, webhook_error = %s WHERE id = %s",
-            (status, error, job_id),
+            (status, error and redact.scrub(error), job_id),
         )
 
     def _update(self, sql: str, params: Sequence[object]) -> bool:

@@ -18,10 +18,10 @@ from typing import Any
 
 from celery import Task, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
-from celery.signals import worker_init, worker_process_shutdown
+from celery.signals import celeryd_init, worker_init, worker_process_shutdown
 
 from config import get_settings
-from core import failpoints
+from core import failpoints, redact
 from core.errors import PermanentError, PixelFlowError, StepTimedOut, StorageUnavailable, TransientError
 from core.objectstore import S3ObjectStore
 from tasks import steps
@@ -113,6 +113,12 @@ def job_chain(job_id: uuid.UUID) -> Any:
     """fetch → validate → transform → upload → notify, each taking only the job id."""
     jid = str(job_id)
     return chain(*(task.si(jid) for task in (fetch_task, validate_task, transform_task, upload_task, notify_task)))
+
+
+@celeryd_init.connect
+def _redact(**_: Any) -> None:
+    # In the main process, before the pool forks: children inherit it.
+    redact.install(get_settings())
 
 
 @worker_init.connect

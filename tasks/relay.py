@@ -25,7 +25,7 @@ from kombu.exceptions import OperationalError
 from kombu.message import Message
 
 from config import Settings, get_settings
-from core import failpoints
+from core import failpoints, redact
 from core.errors import DatabaseUnavailable
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from tasks import topology
@@ -163,6 +163,7 @@ class Relay:
 def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact.install(settings)
     relay = Relay(settings)
     signal.signal(signal.SIGTERM, relay.stop)
     signal.signal(signal.SIGINT, relay.stop)

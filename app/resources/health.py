@@ -17,6 +17,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 @blp.route("/healthz")
 class Health(MethodView):
+    @blp.doc(security=[])  # open: probes carry no key
     @blp.response(200, HealthSchema)
     def get(self) -> dict[str, Any]:
         """The process is alive"""
@@ -25,6 +26,7 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="a dependency is unreachable")
     def get(self) -> Any:

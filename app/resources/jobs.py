@@ -10,11 +10,14 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 from werkzeug.exceptions import NotFound
 
 from app.auth import tenant
+from app.metrics import JOBS_ACCEPTED
 from app.ratelimit import job_limit, limiter
 from app.schemas import (
+    UPLOAD_CONTENT_TYPES,
     DeliveryListSchema,
     ErrorSchema,
     JobListQuerySchema,
@@ -25,9 +28,10 @@ from app.schemas import (
 )
 from app.services import ApiServices, services
 from core.document import job_document
-from core.errors import SourceNotFound, SourceTooLarge, WatermarkNotFound
+from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, UnsupportedFormat, WatermarkNotFound
 from core.ids import new_id
 from core.spec import OutputSpec, upload_prefix
+from core.urlguard import check_url
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Image jobs")
 
@@ -81,16 +85,30 @@ class Jobs(MethodView):
             if max(o.width or 0, o.height or 0) > settings.max_output_dimension:
                 abort(422, message=f"output {o.name!r} is larger than {settings.max_output_dimension} px")
         source = body["source"]
+        # Addresses written into a URL are judged now; names when a worker resolves them.
+        for field, url in (("source.url", source.get("url")), ("webhook_url", body.get("webhook_url"))):
+            if url:
+                try:
+                    check_url(url, settings.fetch_allow)
+                except SourceForbidden as exc:
+                    raise SourceForbidden(f"{field}: {exc.message}") from None
         owned = upload_prefix(tenant())
         if "key" in source:
             if not source["key"].startswith(owned):
                 raise SourceNotFound(f"nothing was uploaded at {source['key']!r}")
             try:
-                size = svc.store.head(source["key"]).size
+                stored = svc.store.head(source["key"])
             except FileNotFoundError:
                 raise SourceNotFound(f"nothing was uploaded at {source['key']!r}") from None
-            if size > settings.max_source_bytes:
-                raise SourceTooLarge(f"the source is {size} bytes; the limit is {settings.max_source_bytes}")
+            # What the upload slot bound but the storage did not enforce: the size and an image content type.
+            if stored.size > settings.max_source_bytes:
+                raise SourceTooLarge(f"the source is {stored.size} bytes; the limit is {settings.max_source_bytes}")
+            content_type = stored.content_type.split(";")[0].strip().lower()
+            if content_type not in UPLOAD_CONTENT_TYPES:
+                raise UnsupportedFormat(
+                    f"the upload was stored as {content_type or 'no content type'!r}; send it with the image"
+                    " content type its upload slot declared"
+                )
         # The job and its outbox row commit together; the relay publishes the chain.
         for key in sorted({s.watermark.image_key for s in outputs if s.watermark and s.watermark.image_key}):
             if not key.startswith(owned):
@@ -111,9 +129,10 @@ class Jobs(MethodView):
         )
         if job.replayed:
             return job_document(job, svc.store, svc.result_url_ttl), 202, {"Idempotent-Replayed": "true"}
+        JOBS_ACCEPTED.inc()
         return job_document(job, svc.store, svc.result_url_ttl)
 
-    @blp.arguments(JobListQuerySchema, location="query")
+    @blp.arguments(JobListQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, JobListSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """List jobs, newest first"""

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
 from app.auth import tenant
 from app.schemas import UsageQuerySchema, UsageSchema
@@ -17,7 +18,7 @@ blp = Blueprint("usage", __name__, url_prefix="/v1/usage", description="Usage")
 
 @blp.route("")
 class Usage(MethodView):
-    @blp.arguments(UsageQuerySchema, location="query")
+    @blp.arguments(UsageQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, UsageSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Sum the tenant's usage over [from, to): jobs, pixels, bytes in, out and saved, compute time"""

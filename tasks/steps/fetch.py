@@ -1,8 +1,9 @@
 """fetch: bring the source into the pipeline.
 
 An uploaded key is checked (it exists, its size is within the limit). A URL
-is downloaded into staging with the address guard, a timeout and a byte
-limit enforced while streaming.
+is downloaded into staging through the address guard (core/urlguard.py: the
+connection goes to the address that was checked, every redirect too), with a
+timeout and a byte limit enforced while streaming.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from urllib.parse import urljoin
 
 import httpx
 
-from core.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
+from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, SourceUnavailable
 from core.spec import staged_source_key
-from core.urlguard import check_url
+from core.urlguard import check_url, guarded_client
 from tasks.services import Services
 from tasks.steps.common import processing_job
 
@@ -43,8 +44,9 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
     return True
 
 
-def download(url: str, limit: int, timeout: float, allow: list[str]) -> bytes:
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+def download(url: str, limit: int, timeout: float, allow: list[str], client: httpx.Client | None = None) -> bytes:
+    """GET url through the address guard, following at most MAX_REDIRECTS redirects, each checked again."""
+    with client or guarded_client(allow, timeout) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allow)
             try:
@@ -54,6 +56,10 @@ def download(url: str, limit: int, timeout: float, allow: list[str]) -> bytes:
                         continue
                     _check_status(url, response.status_code)
                     return _read_limited(response, limit)
+            except httpx.RemoteProtocolError as exc:
+                if "location header" in str(exc):  # a redirect httpx cannot parse (e.g. http://0177.0.0.1/)
+                    raise SourceForbidden(f"{url} redirects to a URL that is refused: {exc}") from None
+                raise SourceUnavailable(f"fetching {url} failed: {exc}") from None
             except httpx.HTTPError as exc:
                 raise SourceUnavailable(f"fetching {url} failed: {exc}") from None
     raise SourceNotFound(f"more than {MAX_REDIRECTS} redirects from {url}")

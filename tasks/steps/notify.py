@@ -20,7 +20,7 @@ import httpx
 from core import webhooks
 from core.document import job_document
 from core.errors import WebhookRejected, WebhookUnavailable
-from core.urlguard import check_url
+from core.urlguard import check_url, guarded_client
 from tasks.services import Services
 
 
@@ -58,7 +58,8 @@ def notify(svc: Services, job_id: uuid.UUID) -> bool:
         headers["webhook-signature"] = webhooks.sign(svc.settings.webhook_secrets, msg_id, timestamp, body)
     started = time.monotonic()
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=svc.settings.webhook_timeout)
+        with guarded_client(svc.settings.fetch_allow, svc.settings.webhook_timeout) as client:
+            response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         elapsed = round((time.monotonic() - started) * 1000)
         svc.jobs.record_delivery(job_id, msg_id, url, attempt, None, f"{type(exc).__name__}: {exc}", elapsed)

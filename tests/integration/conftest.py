@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,26 @@ def settings() -> Settings:
     return get_settings()
 
 
+@contextmanager
+def fresh_database(url: str) -> Iterator[str]:
+    """The database named in url, created anew and migrated; dropped at the end."""
+    name = sql.Identifier(conninfo_to_dict(url)["dbname"])
+    admin = make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[str]:
-    name = conninfo_to_dict(settings.database_url)["dbname"]
-    admin = make_conninfo(settings.database_url, dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    upgrade(settings.database_url)
-    yield settings.database_url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(settings.database_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +147,8 @@ class Recorder(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.requests.append(("GET", self.path, dict(self.headers), b""))
         route = self.server.routes.get(self.path)
+        if isinstance(route, list):  # answered in turn, the last answer from then on
+            route = route.pop(0) if len(route) > 1 else route[0]
         if route is None:
             self.send_response(404)
             self.end_headers()
@@ -166,7 +178,8 @@ class Recorder(BaseHTTPRequestHandler):
 class RecordingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Recorder)
-        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        Answer = tuple[int, dict[str, str], bytes]
+        self.routes: dict[str, Answer | list[Answer]] = {}
         self.post_status: dict[str, int | list[int]] = {}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
 

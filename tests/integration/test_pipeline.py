@@ -139,14 +139,6 @@ def test_a_source_url_that_is_missing_fails_the_job_and_the_webhook_is_told(
     assert json.loads(hooks[0][3])["data"]["error"]["code"] == "source_not_found"
 
 
-def test_a_source_on_a_forbidden_address_fails_with_source_forbidden(client: FlaskClient, worker: Worker) -> None:
-    job = run_job(
-        client,
-        {"source": {"url": "http://169.254.169.254/latest/meta-data"}, "outputs": [{"name": "a", "format": "png"}]},
-    )
-    assert job["status"] == "failed" and job["error"]["code"] == "source_forbidden"
-
-
 def test_a_source_that_keeps_failing_is_retried_then_fails_with_the_cause(
     client: FlaskClient, worker: Worker, http_peer: RecordingServer
 ) -> None:
