@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,6 +176,10 @@ class Worker(Process):
         wait_until(ready, 60, f"worker {self.name} to be ready")
         assert self.alive(), self.output()
 
+    def wait_for_task(self, task: str, timeout: float = 30) -> None:
+        """Until the worker has received a task of this name (e.g. "transform")."""
+        wait_until(lambda: f"pixelflow.{task}[" in self.output(), timeout, f"a {task} to start on {self.name}")
+
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -239,13 +244,15 @@ class BrokerNode:
     SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
     CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, conf: str = "") -> None:
         self.base = base
         self.port = free_port()
         self.name = f"pixelflow-{self.port}@localhost"
         base.mkdir(parents=True, exist_ok=True)
         (base / "enabled_plugins").write_text("[].\n")
-        (base / "rabbitmq.conf").write_text(f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{self.port}\n")
+        (base / "rabbitmq.conf").write_text(
+            f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{self.port}\n{conf}"
+        )
         self.env = {
             **os.environ,
             "HOME": str(base),
@@ -258,9 +265,12 @@ class BrokerNode:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
         }
 
+    def url_for(self, user: str = "guest", password: str = "guest") -> str:
+        return f"amqp://{user}:{password}@127.0.0.1:{self.port}//"
+
     @property
     def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        return self.url_for()
 
     def start(self) -> None:
         subprocess.run([self.SERVER, "-detached"], env=self.env, check=True, capture_output=True)
@@ -293,3 +303,39 @@ class BrokerNode:
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             with contextlib.suppress(ValueError, IndexError, ProcessLookupError):
                 os.kill(self.beam_pid(), signal.SIGKILL)
+
+
+class PgCluster:
+    """A PostgreSQL cluster of the tests' own: its own data directory, port and socket.
+
+    initdb refuses to run as root, so when the tests run as root the cluster
+    belongs to the ``postgres`` user (runuser), as the machine's own does.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.data = base / "data"
+        self.port = free_port()
+        # The server's own tools (Debian keeps them out of PATH), newest version first.
+        bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))[-1]
+        self.pg_ctl, self.initdb = str(bindir / "pg_ctl"), str(bindir / "initdb")
+        self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run([*self.prefix, *argv], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        if self.prefix:
+            shutil.chown(self.base, "postgres", "postgres")
+        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.base / "log"), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop")

@@ -13,7 +13,11 @@ in the dead-letter queue too. The relay moves dead letters into PostgreSQL
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from kombu import Connection, Exchange, Queue
 
@@ -57,3 +61,76 @@ def delete_all(connection: Connection, settings: Settings) -> None:
         channel.queue_delete(queue)
     for exchange in (settings.queue, f"{settings.queue}.dlx"):
         channel.exchange_delete(exchange)
+
+
+def definitions(settings: Settings, *, salt: bytes = b"pxfl") -> dict[str, Any]:
+    """The topology above as RabbitMQ definitions, for a node that loads them at boot (compose).
+
+    The broker URL's user is created with full rights on its vhost: a node
+    that imports definitions at boot creates no default user. ``salt`` keeps
+    the password hash (rabbit_password_hashing_sha256) reproducible.
+    """
+    url = urlsplit(settings.broker_url)
+    vhost = unquote(url.path[1:]) if url.path not in ("", "/") else "/"
+    user, password = unquote(url.username or "guest"), unquote(url.password or "guest")
+    digest = hashlib.sha256(salt + password.encode()).digest()
+    queue, dlx = settings.queue, f"{settings.queue}.dlx"
+
+    def exchange(name: str, kind: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "vhost": vhost,
+            "type": kind,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
+
+    def binding(source: str, destination: str, key: str) -> dict[str, Any]:
+        return {
+            "source": source,
+            "vhost": vhost,
+            "destination": destination,
+            "destination_type": "queue",
+            "routing_key": key,
+            "arguments": {},
+        }
+
+    return {
+        "users": [
+            {
+                "name": user,
+                "password_hash": base64.b64encode(salt + digest).decode(),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"],
+            }
+        ],
+        "vhosts": [{"name": vhost}],
+        "permissions": [{"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}],
+        "exchanges": [exchange(queue, "topic"), exchange(dlx, "fanout")],
+        "queues": [
+            {
+                "name": queue,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": work_queue_arguments(settings),
+            },
+            {
+                "name": f"{queue}.dead",
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "quorum"},
+            },
+        ],
+        "bindings": [binding(queue, queue, f"{queue}.#"), binding(dlx, f"{queue}.dead", "")],
+    }
+
+
+if __name__ == "__main__":
+    # python -m tasks.topology > config/rabbitmq/definitions.json (with the settings of the target)
+    from config import get_settings
+
+    print(json.dumps(definitions(get_settings()), indent=2))

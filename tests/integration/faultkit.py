@@ -37,8 +37,12 @@ class FaultStack:
     processes: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.queue = f"{self.settings.queue}-suite-{uuid.uuid4().hex[:6]}"
-        self.env = {"PIXELFLOW_QUEUE": self.queue, **self.env}
+        self.env.setdefault("PIXELFLOW_QUEUE", f"{self.settings.queue}-suite-{uuid.uuid4().hex[:6]}")
+
+    @property
+    def queue(self) -> str:
+        """The stack's queue: its processes' PIXELFLOW_QUEUE (a test may point it elsewhere)."""
+        return self.env["PIXELFLOW_QUEUE"]
 
     def relay(self, failpoints: list[str] | None = None, **env: str) -> Relay:
         relay = Relay(

@@ -2,11 +2,19 @@
 
 Scenarios use a queue of their own (the session's relay is paused while
 each runs): on the machine's RabbitMQ, or, for broker faults, on a RabbitMQ
-node the tests start with their own ports and data directory.
+node the tests start with their own ports and data directory. The
+PostgreSQL restart runs on a cluster of the test's own (initdb, pg_ctl), with
+an API, relay and workers of its own pointed at it.
 """
 
+import contextlib
+import json
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,11 +25,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import create_app
 from config import Settings
-from scripts.stack import BrokerNode, Relay
+from core.keystore import KeyStore
+from core.migrations import upgrade
+from scripts.stack import ROOT, BrokerNode, PgCluster, Relay
 from tests import images
 from tests.integration import faultkit
-from tests.integration.conftest import RecordingServer
+from tests.integration.conftest import RecordingServer, authed
 from tests.integration.test_api import upload
 
 
@@ -149,7 +160,7 @@ def test_a_worker_that_goes_away_mid_task_is_replaced_without_loss(
     stack.relay()
     first = stack.worker(["transform:sleep"])
     ids = submit(client, sources, http_peer)
-    faultkit.wait_until(lambda: "pixelflow.transform[" in first.output(), 30, "a transform to start")
+    first.wait_for_task("transform")
     if sig == signal.SIGKILL:
         os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool children
     else:
@@ -194,7 +205,7 @@ def test_broker_restart_mid_task(
     stack.relay()
     worker = stack.worker(["transform:sleep"])
     ids = submit(client, sources, http_peer)
-    faultkit.wait_until(lambda: "pixelflow.transform[" in worker.output(), 30, "a transform to start")
+    worker.wait_for_task("transform")
     node.ctl("stop_app")
     time.sleep(3)
     node.ctl("start_app")
@@ -234,7 +245,7 @@ def test_broker_frozen_for_30_seconds(
     stack.relay()
     worker = stack.worker(["transform:sleep"])
     ids = submit(client, sources, http_peer, count=4)
-    faultkit.wait_until(lambda: "pixelflow.transform[" in worker.output(), 30, "a transform to start")
+    worker.wait_for_task("transform")
     beam = node.beam_pid()
     os.kill(beam, signal.SIGSTOP)
     try:
@@ -305,3 +316,179 @@ def test_the_sweeper_fails_a_job_that_had_its_re_drives(
         lambda: (j := client.get(f"/v1/jobs/{ids[0]}").json)["status"] == "failed" and j, 30, "the sweeper"
     )
     assert job["error"]["code"] == "stuck"
+
+
+DEFINITIONS = ROOT / "config/rabbitmq/definitions.json"
+
+
+@pytest.fixture()
+def definitions_node(tmp_path: Path) -> Iterator[BrokerNode]:
+    """A node that loads config/rabbitmq/definitions.json at boot, as compose's does."""
+    broker = BrokerNode(tmp_path / "rabbit", conf=f"load_definitions = {DEFINITIONS}\n")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def test_a_broker_that_loaded_the_definitions_at_boot_serves_the_pipeline(
+    client: FlaskClient,
+    app: Flask,
+    definitions_node: BrokerNode,  # before stack: the stack is torn down while the node still runs
+    stack: faultkit.FaultStack,
+    sources: list[str],
+    http_peer: RecordingServer,
+) -> None:
+    """The processes' declarations agree with the definitions (a disagreeing one is refused with 406)."""
+    user = json.loads(DEFINITIONS.read_text())["users"][0]["name"]
+    stack.env.update(PIXELFLOW_BROKER_URL=definitions_node.url_for(user, user), PIXELFLOW_QUEUE="pixelflow")
+    queues = definitions_node.ctl("list_queues", "--quiet", "--no-table-headers", "name", "arguments")
+    assert "pixelflow\t" in queues and "pixelflow.dead\t" in queues and "x-delivery-limit" in queues
+    assert "guest" not in definitions_node.ctl("list_users", "--quiet")
+    stack.relay()
+    stack.worker()
+    ids = submit(client, sources, http_peer, count=3)
+    finish("broker with the compose definitions loaded at boot", app, stack, client, ids, http_peer)
+
+
+@pytest.fixture()
+def own_cluster(settings: Settings) -> Iterator[PgCluster]:
+    # Not under pytest's tmp_path: the cluster's owner (postgres) must be able to reach it.
+    cluster = PgCluster(Path(tempfile.mkdtemp(prefix="pixelflow-pg-")))
+    cluster.init()
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE pixelflow")
+        upgrade(cluster.url("pixelflow"))
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop("immediate")
+        shutil.rmtree(cluster.base, ignore_errors=True)
+
+
+def test_postgres_restarted_mid_task(
+    services_up: None, settings: Settings, own_cluster: PgCluster, http_peer: RecordingServer, tmp_path: Path
+) -> None:
+    """Scenario 10 on a cluster of the test's own: API, relay and workers all use it."""
+    scenario = "PostgreSQL restarted mid-task (fast shutdown, 12 s down)"
+    own = settings.model_copy(update={"database_url": own_cluster.url("pixelflow")})
+    api = create_app(own)
+    api.config["TESTING"] = True
+    client = authed(api, KeyStore(api.extensions["pixelflow"].jobs).create("tenant-pg", "tests")[1])
+    stack = faultkit.FaultStack(own, tmp_path, env={"PIXELFLOW_DATABASE_URL": own.database_url})
+    try:
+        stack.relay()
+        worker = stack.worker(["transform:sleep"])
+        keys = [upload(client, images.jpeg(800, 600)), upload(client, images.png_with_alpha(400, 300), "image/png")]
+        ids = submit(client, keys, http_peer)
+        worker.wait_for_task("transform")
+        own_cluster.stop("fast")
+        try:
+            # Meanwhile the API refuses new work with a clear error instead of accepting what it cannot record.
+            refused = client.post("/v1/jobs", json={"source": {"key": keys[0]}, "outputs": [{"format": "png"}]})
+            assert (refused.status_code, refused.json["code"]) == (503, "database_unavailable")
+            time.sleep(12)  # longer than a worker waits for a connection (10 s): steps fail and are retried
+        finally:
+            own_cluster.start()
+        ids += submit(client, keys, http_peer, count=2)
+        finish(scenario, api, stack, client, ids, http_peer)
+        # The restart did reach the steps: some failed on the database and were retried.
+        assert "DatabaseUnavailable" in worker.output() or "database unreachable" in worker.output()
+    finally:
+        stack.close()
+        api.extensions["pixelflow"].jobs.close()
+
+
+def test_a_poison_image_that_kills_its_child_every_time_is_dead_lettered_and_failed(
+    client: FlaskClient,
+    app: Flask,
+    stack: faultkit.FaultStack,
+    sources: list[str],
+    http_peer: RecordingServer,
+) -> None:
+    scenario = "poison job: the pool child dies on every delivery (delivery limit, dead letter)"
+    stack.relay()
+    worker = stack.worker(["transform:kill"])
+    ids = submit(client, sources, http_peer, count=2)
+    check(scenario, app, stack, client, ids, http_peer)
+    assert {client.get(f"/v1/jobs/{i}").json["error"]["code"] for i in ids} == {"worker_lost"}
+    letters = [d for d in app.extensions["pixelflow"].jobs.dead_letters(100) if str(d["job_id"]) in ids]
+    assert sorted((str(d["job_id"]), d["task"], d["reason"]) for d in letters) == sorted(
+        (i, "pixelflow.transform", "delivery_limit") for i in ids
+    )
+    # Each job's first delivery and its delivery_limit redeliveries each cost a pool child; the worker lives on.
+    assert worker.output().count("pixelflow.transform[") >= len(ids) * (stack.settings.delivery_limit + 1)
+    assert worker.alive()
+
+
+def test_source_and_webhook_failing_transiently_then_recovering(
+    client: FlaskClient,
+    app: Flask,
+    stack: faultkit.FaultStack,
+    http_peer: RecordingServer,
+) -> None:
+    scenario = "source and webhook failing transiently (503, 429), then recovering"
+    photo = images.jpeg(400, 300)
+    for n in range(4):
+        http_peer.routes[f"/photo-{n}.jpg"] = [(503, {}, b""), (429, {"Retry-After": "1"}, b""), (200, {}, photo)]
+    http_peer.post_status["/hook"] = [503, 503, 429, 200]
+    stack.relay()
+    stack.worker()
+    ids = []
+    for n in range(4):
+        body = {
+            "source": {"url": f"{http_peer.url}/photo-{n}.jpg"},
+            "webhook_url": f"{http_peer.url}/hook",
+            "outputs": [{"name": "a", "format": "webp", "width": 64}],
+        }
+        response = client.post("/v1/jobs", json=body)
+        assert response.status_code == 202, response.json
+        ids.append(response.json["id"])
+    finish(scenario, app, stack, client, ids, http_peer)
+    fetched = [path for method, path, _, _ in http_peer.requests if method == "GET"]
+    assert all(fetched.count(f"/photo-{n}.jpg") == 3 for n in range(4)), fetched  # two failures, one success
+
+
+def test_duplicate_and_concurrent_posts_with_one_idempotency_key_make_one_job(
+    client: FlaskClient,
+    app: Flask,
+    api_key: str,
+    stack: faultkit.FaultStack,
+    sources: list[str],
+    http_peer: RecordingServer,
+) -> None:
+    scenario = "duplicate and concurrent POSTs with one Idempotency-Key (3 keys × 8 POSTs)"
+    stack.relay()
+    stack.worker()
+    body = {
+        "source": {"key": sources[0]},
+        "webhook_url": f"{http_peer.url}/hook",
+        "outputs": [{"name": "a", "format": "png", "width": 32}],
+    }
+    barrier = threading.Barrier(8)
+    answers: list[tuple[str, int, str | None]] = []
+
+    def post(idempotency_key: str) -> None:
+        local = authed(app, api_key)
+        barrier.wait()
+        response = local.post("/v1/jobs", json=body, headers={"Idempotency-Key": idempotency_key})
+        answers.append((idempotency_key, response.status_code, (response.json or {}).get("id")))
+
+    keys = [f"suite-{uuid.uuid4()}" for _ in range(3)]
+    for key in keys:
+        threads = [threading.Thread(target=post, args=(key,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # Then plain repeats, after the first write committed: the original job again.
+    for key in keys:
+        post_again = authed(app, api_key).post("/v1/jobs", json=body, headers={"Idempotency-Key": key})
+        assert post_again.status_code == 202 and post_again.headers["Idempotent-Replayed"] == "true"
+        answers.append((key, 202, post_again.json["id"]))
+    assert {status for _, status, _ in answers} <= {202, 409}
+    per_key = {key: {i for k, status, i in answers if k == key and status == 202} for key in keys}
+    assert all(len(ids) == 1 for ids in per_key.values()), per_key
+    ids = [next(iter(ids)) for ids in per_key.values()]
+    finish(scenario, app, stack, client, ids, http_peer)

@@ -83,3 +83,21 @@ def test_requirements_are_pinned() -> None:
 
 def test_the_container_entrypoint_is_valid_shell() -> None:
     subprocess.run(["sh", "-n", str(ROOT / "scripts/container-entrypoint")], check=True)
+
+
+def test_the_brokers_definitions_are_the_topology_the_processes_declare() -> None:
+    from config import Settings
+    from tasks.topology import definitions
+
+    services = compose_config()["services"]
+    env = services["worker"]["environment"]
+    committed = json.loads((ROOT / "config/rabbitmq/definitions.json").read_text())
+    settings = Settings(broker_url=env["PIXELFLOW_BROKER_URL"], queue=env.get("PIXELFLOW_QUEUE", "pixelflow"))
+    assert committed == definitions(settings)
+    # The broker loads them at boot, and its user is the one the processes connect as.
+    mounts = {v["target"]: v["source"] for v in services["rabbitmq"]["volumes"] if v["type"] == "bind"}
+    assert Path(mounts["/etc/rabbitmq/definitions.json"]) == ROOT / "config/rabbitmq/definitions.json"
+    conf = Path(mounts["/etc/rabbitmq/conf.d/20-pixelflow.conf"]).read_text()
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
+    assert committed["users"][0]["name"] == "pixelflow" and "pixelflow:pixelflow@" in env["PIXELFLOW_BROKER_URL"]
+    assert env["PIXELFLOW_REDIS_URL"] == "redis://redis:6379/0"
