@@ -86,6 +86,13 @@ class Settings(BaseSettings):
 
     # Workers.
     task_events: bool = False
+    # Each worker serves its metrics here (its pool children's, summed); port 0 serves none.
+    # (The container image sets both hosts to 0.0.0.0: Prometheus scrapes from elsewhere.)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9808
+    # The exporter (python -m tasks.exporter): queue depth, outbox backlog, unfinished jobs.
+    exporter_host: str = "127.0.0.1"
+    exporter_port: Annotated[int, Field(ge=1, le=65535)] = 9809
     # The sweeper (in the relay): a job queued or processing for stuck_after seconds is sent again,
     # up to max_redrives times, then failed with "stuck".
     stuck_after: Seconds = 900

@@ -89,7 +89,9 @@ _JOB_COLUMNS = (
 
 
 class JobStore:
-    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow") -> None:
+    def __init__(
+        self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow", timeout: float = 10
+    ) -> None:
         # check: test each connection when it is taken from the pool (one empty query), so that
         # a restarted server costs no failed call: a stale connection is replaced, not used.
         self.pool = ConnectionPool(
@@ -98,7 +100,7 @@ class JobStore:
             max_size=max_size,
             kwargs={"application_name": name, "row_factory": dict_row},
             check=ConnectionPool.check_connection,
-            timeout=10,
+            timeout=timeout,  # waiting for a connection, then DatabaseUnavailable
             open=False,
         )
 
@@ -236,6 +238,31 @@ class JobStore:
             cur.execute("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
             row = cur.fetchone()
         return int(row["n"]) if row else 0
+
+    def backlog(self) -> dict[str, Any]:
+        """What is waiting, for the exporter: the outbox, unfinished jobs by status, dead letters.
+
+        Ages are in seconds (0 when nothing waits); every query runs on a partial index or a small table.
+        """
+        with self.tx() as cur:
+            cur.execute(
+                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+                " FROM outbox WHERE sent_at IS NULL"
+            )
+            outbox = cur.fetchone() or {"n": 0, "age": 0}
+            cur.execute(
+                "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM jobs"
+                " WHERE status IN ('queued', 'processing') GROUP BY status"
+            )
+            unfinished = {row["status"]: (int(row["n"]), float(row["age"])) for row in cur.fetchall()}
+            cur.execute("SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL")
+            letters = cur.fetchone() or {"n": 0}
+        return {
+            "outbox_unsent": int(outbox["n"]),
+            "outbox_oldest_seconds": float(outbox["age"]),
+            "jobs": {status: unfinished.get(status, (0, 0.0)) for status in ("queued", "processing")},
+            "dead_letters": int(letters["n"]),
+        }
 
     def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None:
         """The job; with ``tenant``, only if it belongs to that tenant."""

@@ -135,7 +135,7 @@ class S3Server(Process):
 
 
 class Worker(Process):
-    """``celery -A tasks worker`` with the settings in its environment."""
+    """``celery -A tasks worker`` with the settings in its environment (metrics not served unless env names a port)."""
 
     def __init__(
         self,
@@ -163,7 +163,7 @@ class Worker(Process):
                 *(extra or []),
             ],
             log_path,
-            env,
+            {"PIXELFLOW_WORKER_METRICS_PORT": "0", **(env or {})},
         )
 
     def start(self) -> None:
@@ -183,6 +183,24 @@ class Worker(Process):
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+class Exporter(Process):
+    """The exporter (``python -m tasks.exporter``) on a port of its own."""
+
+    def __init__(self, log_path: Path, port: int, env: dict[str, str] | None = None) -> None:
+        self.port = port
+        super().__init__(
+            "exporter",
+            [str(BIN / "python"), "-m", "tasks.exporter"],
+            log_path,
+            {**(env or {}), "PIXELFLOW_EXPORTER_PORT": str(port), "PIXELFLOW_EXPORTER_HOST": "127.0.0.1"},
+        )
+
+    def start(self) -> None:
+        super().start()
+        wait_until(lambda: listening("127.0.0.1", self.port) or not self.alive(), 30, "the exporter to listen")
+        assert self.alive(), self.output()
 
 
 class Relay(Process):

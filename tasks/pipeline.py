@@ -12,19 +12,20 @@ A job that fails this way is still notified.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from celery import Task, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
-from celery.signals import celeryd_init, worker_init, worker_process_shutdown
+from celery.signals import celeryd_init, worker_init, worker_process_shutdown, worker_shutdown
 
 from config import get_settings
 from core import failpoints, redact
 from core.errors import PermanentError, PixelFlowError, StepTimedOut, StorageUnavailable, TransientError
 from core.objectstore import S3ObjectStore
-from tasks import steps
+from tasks import metrics, steps
 from tasks.celery_app import app
 from tasks.services import Services, services
 from tasks.services import close as close_services
@@ -49,18 +50,27 @@ class StepTask(Task):  # type: ignore[misc]
         failpoints.first_delivery = not (self.request.delivery_info or {}).get("redelivered", False)
         failpoints.fire(svc.settings.failpoints, step_name)
         jid = uuid.UUID(job_id)
+        started, outcome = time.perf_counter(), "error"
         try:
             proceed = step(svc, jid)
+            outcome = "ok" if proceed else "ended"
         except PermanentError as exc:
+            outcome = "permanent_error"
             log.info("job %s failed in %s: %s", job_id, self.name, exc.code)
             self.give_up(svc, jid, exc)
             raise Ignore() from None
+        except TransientError:
+            outcome = "transient_error"
+            raise
+        finally:
+            metrics.step_ran(step_name, outcome, time.perf_counter() - started)
         if not proceed:
             raise Ignore()
         failpoints.fire(svc.settings.failpoints, f"{step_name}.after")
 
     def give_up(self, svc: Services, job_id: uuid.UUID, exc: PixelFlowError) -> None:
         if svc.jobs.fail(job_id, exc.code, exc.message):
+            metrics.job_finished("failed", exc.code)
             notify_task.apply_async((str(job_id),))
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
@@ -116,9 +126,16 @@ def job_chain(job_id: uuid.UUID) -> Any:
 
 
 @celeryd_init.connect
-def _redact(**_: Any) -> None:
-    # In the main process, before the pool forks: children inherit it.
-    redact.install(get_settings())
+def _observe(**_: Any) -> None:
+    # In the main process, before the pool forks: children inherit both.
+    settings = get_settings()
+    redact.install(settings)
+    metrics.start(settings.worker_metrics_host, settings.worker_metrics_port)
+
+
+@worker_shutdown.connect
+def _stop_metrics(**_: Any) -> None:
+    metrics.stop()
 
 
 @worker_init.connect

@@ -12,6 +12,7 @@ import uuid
 from core import failpoints
 from core.errors import StorageUnavailable
 from core.spec import result_key, staged_source_key
+from tasks import metrics
 from tasks.services import Services
 from tasks.steps.common import processing_job
 
@@ -33,6 +34,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
         svc.store.copy(output.staged_key, keys[output.spec.name])
     failpoints.fire(svc.settings.failpoints, "upload.before-commit")
     if svc.jobs.succeed(job_id, keys):
+        metrics.job_finished("succeeded")
         staged = [o.staged_key for o in job.outputs if o.staged_key]
         if job.source_url:
             staged.append(staged_source_key(job_id))

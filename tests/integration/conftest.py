@@ -130,6 +130,18 @@ def relay(services_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     r.stop()
 
 
+@pytest.fixture()
+def stack(relay: Relay, settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    """A queue, relay and workers of the test's own (faultkit.FaultStack); the session's relay waits meanwhile."""
+    from tests.integration.faultkit import FaultStack  # faultkit imports this module
+
+    relay.stop()
+    own = FaultStack(settings, tmp_path)
+    yield own
+    own.close()
+    relay.start()
+
+
 @pytest.fixture(scope="session")
 def worker(relay: Relay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     """A worker, and the relay that feeds it."""

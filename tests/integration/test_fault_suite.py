@@ -29,20 +29,11 @@ from app import create_app
 from config import Settings
 from core.keystore import KeyStore
 from core.migrations import upgrade
-from scripts.stack import ROOT, BrokerNode, PgCluster, Relay
+from scripts.stack import ROOT, BrokerNode, PgCluster
 from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
 from tests.integration.test_api import upload
-
-
-@pytest.fixture()
-def stack(relay: Relay, settings: Settings, tmp_path: Path) -> Iterator[faultkit.FaultStack]:
-    relay.stop()
-    fault = faultkit.FaultStack(settings, tmp_path)
-    yield fault
-    fault.close()
-    relay.start()
 
 
 @pytest.fixture()

@@ -6,6 +6,9 @@ import subprocess
 from pathlib import Path
 
 import compose
+import yaml
+
+from config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = Path(compose.__file__).parent / "docker-compose"
@@ -101,3 +104,31 @@ def test_the_brokers_definitions_are_the_topology_the_processes_declare() -> Non
     assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
     assert committed["users"][0]["name"] == "pixelflow" and "pixelflow:pixelflow@" in env["PIXELFLOW_BROKER_URL"]
     assert env["PIXELFLOW_REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_the_visibility_services_scrape_what_the_processes_serve() -> None:
+    services = compose_config()["services"]
+    assert [services[n]["command"][0] for n in ("exporter", "flower")] == ["exporter", "flower"]
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"]  # Flower controls workers: never open
+    defaults = Settings()
+    prometheus = yaml.safe_load((ROOT / "config/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["pixelflow-api"]["static_configs"][0]["targets"] == ["api:8080"]
+    assert jobs["pixelflow-worker"]["dns_sd_configs"][0] == {"names": ["worker"], "type": "A", "port": 9808}
+    assert jobs["pixelflow-exporter"]["static_configs"][0]["targets"] == [f"exporter:{defaults.exporter_port}"]
+    assert defaults.worker_metrics_port == 9808
+    # Every scraped host is a compose service; the rule file is mounted where prometheus.yml says.
+    hosts = {t.split(":")[0] for job in jobs.values() for c in job.get("static_configs", []) for t in c["targets"]}
+    assert hosts <= set(services)
+    mounts = {v["target"]: v["source"] for v in services["prometheus"]["volumes"] if v["type"] == "bind"}
+    [rules] = prometheus["rule_files"]
+    assert mounts[rules].endswith("config/prometheus/alerts.yml")
+    # Grafana: the provisioned data source is the one the dashboard's panels use, and the dashboard is mounted
+    # where the provider reads.
+    source = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/prometheus.yaml").read_text())
+    provider = yaml.safe_load((ROOT / "config/grafana/provisioning/dashboards/pixelflow.yaml").read_text())
+    dashboard = json.loads((ROOT / "config/grafana/dashboards/pixelflow.json").read_text())
+    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    assert uids == {source["datasources"][0]["uid"]}
+    grafana = {v["target"]: v["source"] for v in services["grafana"]["volumes"] if v["type"] == "bind"}
+    assert grafana[provider["providers"][0]["options"]["path"]].endswith("config/grafana/dashboards")

@@ -1,0 +1,135 @@
+"""The exporter: what waits, for Prometheus and for scaling (``python -m tasks.exporter``).
+
+Read at every scrape, from the broker and the database:
+
+    pixelflow_queue_messages_ready{queue}        messages waiting in the work and dead-letter queues
+    pixelflow_queue_consumers{queue}             consumers attached (0: no worker is taking work)
+    pixelflow_outbox_unsent                      accepted jobs the relay has not published yet
+    pixelflow_outbox_oldest_unsent_seconds       how long the oldest of them has waited
+    pixelflow_jobs_unfinished{status}            queued and processing jobs
+    pixelflow_jobs_unfinished_oldest_seconds{status}
+    pixelflow_dead_letters_pending               dead letters not replayed
+    pixelflow_exporter_up{dependency}            1 when the broker / database answered this scrape
+
+The queue alone misses jobs waiting in the outbox while the broker is down;
+the outbox alone misses what the broker holds: a dashboard needs both.
+A dependency that does not answer turns its ``up`` to 0 and its series are
+left out, so the scrape itself never fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from types import FrameType
+
+from amqp.exceptions import NotFound
+from kombu.exceptions import OperationalError
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from config import Settings, get_settings
+from core import redact
+from core.errors import DatabaseUnavailable
+from core.jobstore import JobStore
+from tasks.celery_app import app
+
+log = logging.getLogger(__name__)
+
+
+class BacklogCollector(Collector):
+    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+        self.queues = (settings.queue, f"{settings.queue}.dead")
+        self.jobs = jobs
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "pixelflow_exporter_up", "1 when the dependency answered this scrape", labels=["dependency"]
+        )
+        yield from self._queues(up)
+        yield from self._backlog(up)
+        yield up
+
+    def _queues(self, up: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
+        ready = GaugeMetricFamily("pixelflow_queue_messages_ready", "Messages waiting in a queue", labels=["queue"])
+        consumers = GaugeMetricFamily("pixelflow_queue_consumers", "Consumers of a queue", labels=["queue"])
+        try:
+            with app.connection_for_read() as conn:
+                conn.ensure_connection(max_retries=1, timeout=3)
+                channel = conn.channel()
+                for queue in self.queues:
+                    try:
+                        _, count, attached = channel.queue_declare(queue, passive=True)
+                    except NotFound:  # not declared yet: nothing waits in it; the channel is closed
+                        count, attached, channel = 0, 0, conn.channel()
+                    ready.add_metric([queue], count)
+                    consumers.add_metric([queue], attached)
+        except (OperationalError, OSError) as exc:
+            log.warning("broker unreachable: %s", exc)
+            up.add_metric(["broker"], 0)
+            return
+        up.add_metric(["broker"], 1)
+        yield ready
+        yield consumers
+
+    def _backlog(self, up: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
+        try:
+            backlog = self.jobs.backlog()
+        except DatabaseUnavailable as exc:
+            log.warning("%s", exc.message)
+            up.add_metric(["database"], 0)
+            return
+        up.add_metric(["database"], 1)
+        yield GaugeMetricFamily("pixelflow_outbox_unsent", "Accepted jobs not yet published", backlog["outbox_unsent"])
+        yield GaugeMetricFamily(
+            "pixelflow_outbox_oldest_unsent_seconds",
+            "Age of the oldest unpublished outbox row (0 when none)",
+            backlog["outbox_oldest_seconds"],
+        )
+        count = GaugeMetricFamily("pixelflow_jobs_unfinished", "Jobs queued or processing", labels=["status"])
+        oldest = GaugeMetricFamily(
+            "pixelflow_jobs_unfinished_oldest_seconds",
+            "Age of the oldest job in the status (0 when none)",
+            labels=["status"],
+        )
+        for status, (n, age) in backlog["jobs"].items():
+            count.add_metric([status], n)
+            oldest.add_metric([status], age)
+        yield count
+        yield oldest
+        yield GaugeMetricFamily(
+            "pixelflow_dead_letters_pending",
+            "Dead letters not replayed (celery -A tasks dlq list)",
+            backlog["dead_letters"],
+        )
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact.install(settings)
+    # A scrape waits at most 3 s for the database (Prometheus gives up after 10 s by default).
+    jobs = JobStore(settings.database_url, 1, 1, name="pixelflow-exporter", timeout=3)
+    jobs.open()  # without waiting: the database may come up later, and scrapes say so meanwhile
+    registry = CollectorRegistry()
+    registry.register(BacklogCollector(settings, jobs))
+    server, thread = start_http_server(settings.exporter_port, addr=settings.exporter_host, registry=registry)
+    log.info("exporter on http://%s:%s/metrics", settings.exporter_host, settings.exporter_port)
+    done = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    done.wait()
+    server.shutdown()
+    thread.join(5)
+    jobs.close()
+
+
+if __name__ == "__main__":
+    main()

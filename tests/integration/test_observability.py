@@ -1,0 +1,155 @@
+"""Visibility from real processes: worker and exporter metrics, Flower, and the
+Prometheus rules and Grafana dashboard checked against what is really exported."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from config import Settings
+from scripts.stack import BIN, ROOT, Exporter, Process, Worker, free_port, listening, wait_until
+from tests import images
+from tests.integration.test_api import upload
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200
+        return parse(response.read().decode())
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def test_the_workers_and_the_exporter_count_what_happened(
+    client: FlaskClient, stack: Any, settings: Settings, tmp_path: Path
+) -> None:
+    exporter = Exporter(tmp_path / "exporter.log", free_port(), stack.env)
+    exporter.start()
+    stack.processes.append(exporter)
+    keys = [upload(client, images.jpeg(640, 480)), upload(client, images.png_with_alpha(300, 200), "image/png")]
+    keys.append(upload(client, b"these bytes are no image at all" * 20, "image/png"))  # fails in validate
+    ids = [
+        client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "webp"}]}).json["id"]
+        for key in keys
+    ]
+
+    # No relay yet: the jobs wait in the outbox, and the exporter says so.
+    before = scrape(exporter.port)
+    assert value(before, "pixelflow_exporter_up", dependency="broker") == 1
+    assert value(before, "pixelflow_exporter_up", dependency="database") == 1
+    assert value(before, "pixelflow_outbox_unsent") >= 3
+    assert value(before, "pixelflow_outbox_oldest_unsent_seconds") > 0
+    assert value(before, "pixelflow_jobs_unfinished", status="queued") >= 3
+    assert value(before, "pixelflow_queue_consumers", queue=stack.queue) == 0  # not even declared yet
+
+    stack.relay()
+    worker_port = free_port()
+    stack.worker(PIXELFLOW_WORKER_METRICS_PORT=str(worker_port))
+
+    def ended() -> list[dict[str, Any]] | None:
+        now = [client.get(f"/v1/jobs/{i}").json for i in ids]
+        return now if all(j["status"] not in ("queued", "processing") for j in now) else None
+
+    jobs = wait_until(ended, 90, "the jobs to end", interval=0.3)
+    assert [j["status"] for j in jobs] == ["succeeded", "succeeded", "failed"]
+    assert jobs[2]["error"]["code"] == "unsupported_format"
+
+    # Two pool children counted; the main process serves the sum.
+    worker = scrape(worker_port)
+    assert value(worker, "pixelflow_worker_steps_total", step="fetch", outcome="ok") == 3
+    assert value(worker, "pixelflow_worker_steps_total", step="validate", outcome="ok") == 2
+    assert value(worker, "pixelflow_worker_steps_total", step="validate", outcome="permanent_error") == 1
+    assert value(worker, "pixelflow_worker_steps_total", step="transform", outcome="ok") == 2
+    assert value(worker, "pixelflow_worker_steps_total", step="upload", outcome="ok") == 2
+    assert value(worker, "pixelflow_worker_step_duration_seconds_count", step="transform") == 2
+    assert value(worker, "pixelflow_worker_step_duration_seconds_sum", step="transform") > 0
+    assert value(worker, "pixelflow_worker_jobs_finished_total", status="succeeded", code="") == 2
+    assert value(worker, "pixelflow_worker_jobs_finished_total", status="failed", code="unsupported_format") == 1
+
+    def drained() -> Samples | None:
+        now = scrape(exporter.port)
+        waiting = value(now, "pixelflow_outbox_unsent") + value(
+            now, "pixelflow_queue_messages_ready", queue=stack.queue
+        )
+        return now if waiting == 0 else None
+
+    after = wait_until(drained, 30, "the outbox and the queue to drain", interval=0.5)
+    assert value(after, "pixelflow_queue_consumers", queue=stack.queue) == 1
+    assert value(after, "pixelflow_outbox_oldest_unsent_seconds") == 0
+    assert ("pixelflow_queue_messages_ready", (("queue", f"{stack.queue}.dead"),)) in after
+
+    # Every pixelflow_* series the alert rules and the dashboard name is one the processes export.
+    api = parse(client.get("/metrics").get_data(as_text=True))
+    exported = {name for name, _ in (*api, *worker, *after)}
+    named = referenced_metrics()
+    assert named, "no metric found in the rules and the dashboard"
+    assert named - exported == set()
+
+
+def referenced_metrics() -> set[str]:
+    rules = yaml.safe_load((ROOT / "config/prometheus/alerts.yml").read_text())
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((ROOT / "config/grafana/dashboards/pixelflow.json").read_text())
+    exprs += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    return {name for expr in exprs for name in re.findall(r"\bpixelflow_[a-z_]+\b", expr)}
+
+
+def test_the_exporter_answers_with_its_dependencies_down(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    exporter = Exporter(
+        tmp_path / "exporter.log",
+        free_port(),
+        {
+            "PIXELFLOW_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{closed}//",
+            "PIXELFLOW_DATABASE_URL": f"postgresql://pixelflow@127.0.0.1:{closed}/pixelflow",
+        },
+    )
+    exporter.start()
+    try:
+        samples = scrape(exporter.port)  # within the timeout: Prometheus would still get an answer
+        assert value(samples, "pixelflow_exporter_up", dependency="broker") == 0
+        assert value(samples, "pixelflow_exporter_up", dependency="database") == 0
+        assert not [name for name, _ in samples if name.startswith(("pixelflow_queue", "pixelflow_outbox"))]
+    finally:
+        exporter.stop()
+
+
+def test_flower_sees_the_workers_and_wants_a_password(worker: Worker, tmp_path: Path) -> None:
+    port = free_port()
+    flower = Process(
+        "flower",
+        [str(BIN / "python"), "-m", "celery", "-A", "tasks", "flower", "--address=127.0.0.1", f"--port={port}"],
+        tmp_path / "flower.log",
+        {"FLOWER_BASIC_AUTH": "ops:flower-secret"},
+    )
+    flower.start()
+    try:
+        wait_until(lambda: listening("127.0.0.1", port) or not flower.alive(), 30, "Flower to listen")
+        assert flower.alive(), flower.output()
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/workers", timeout=10).status_code == 401
+        workers = httpx.get(f"{base}/api/workers?refresh=1", auth=("ops", "flower-secret"), timeout=30)
+        assert workers.status_code == 200, workers.text
+        assert any(name.startswith("pixelflow-test@") for name in workers.json()), workers.json()
+    finally:
+        flower.stop()

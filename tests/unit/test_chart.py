@@ -1,0 +1,132 @@
+"""The Helm chart, rendered and linted by Helm's own Go code (helm-python-sdk), and
+every Kubernetes object checked against the Kubernetes schemas (kubernetes-validate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from config import Settings
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "pixelflow"
+KUBERNETES = "1.31.0"
+
+
+def render(values: dict[str, Any] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(kind, name) → object."""
+    with helm.Chart.load(str(CHART)) as chart:
+        manifests = chart.render(values or {}, name="pf", namespace="images", is_install=True)
+    objects = {}
+    for path, text in manifests.items():
+        if path.endswith(".yaml"):
+            for doc in yaml.safe_load_all(text):
+                if doc:
+                    objects[(doc["kind"], doc["metadata"]["name"])] = doc
+    return objects
+
+
+def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj["spec"]["template"]["spec"]
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def test_the_chart_lints_clean() -> None:
+    report = helm.lint(str(CHART), strict=True, kube_version=KUBERNETES)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] > 1 and "icon" not in m["error"]] == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"worker": {"keda": {"enabled": False}}, "flower": {"enabled": True}, "api": {"ingress": {"enabled": True}}},
+        {"metrics": {"serviceMonitor": {"enabled": True}}, "secrets": {"existingSecret": "mine"}},
+    ],
+    ids=["defaults", "no-keda-flower-ingress", "service-monitor-existing-secret"],
+)
+def test_every_kubernetes_object_matches_the_kubernetes_schemas(values: dict[str, Any]) -> None:
+    objects = render(values)
+    core = [o for (kind, _), o in objects.items() if not o["apiVersion"].startswith(("keda.sh/", "monitoring.coreos"))]
+    assert len(core) >= 8
+    for obj in core:
+        kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+
+
+def test_keda_scales_the_worker_deployment_on_the_work_queue() -> None:
+    objects = render()
+    scaled = objects[("ScaledObject", "pf-pixelflow-worker")]
+    worker = objects[("Deployment", "pf-pixelflow-worker")]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+    assert "replicas" not in worker["spec"]  # KEDA's HPA owns it; a fixed number would fight it
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"] == {"protocol": "amqp", "queueName": "pixelflow", "mode": "QueueLength", "value": "8"}
+    assert trigger["metadata"]["queueName"] == objects[("ConfigMap", "pf-pixelflow-config")]["data"]["PIXELFLOW_QUEUE"]
+    # KEDA reads the broker URL from the Secret the pods use.
+    auth = objects[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
+    [ref] = auth["spec"]["secretTargetRef"]
+    assert ref["parameter"] == "host" and ref["key"] in objects[("Secret", ref["name"])]["stringData"]
+
+    fixed = render({"worker": {"keda": {"enabled": False}, "replicas": 3}})
+    assert fixed[("Deployment", "pf-pixelflow-worker")]["spec"]["replicas"] == 3
+    assert not [key for key in fixed if key[0] in ("ScaledObject", "TriggerAuthentication")]
+
+
+def test_a_scaled_down_worker_outlives_its_longest_step() -> None:
+    worker = render()[("Deployment", "pf-pixelflow-worker")]["spec"]["template"]["spec"]
+    assert worker["terminationGracePeriodSeconds"] > Settings().task_time_limit
+
+
+def test_the_pods_get_settings_pixelflow_reads_and_ports_that_agree() -> None:
+    objects = render()
+    config = objects[("ConfigMap", "pf-pixelflow-config")]["data"]
+    secret = objects[("Secret", "pf-pixelflow-secrets")]["stringData"]
+    known = {f"PIXELFLOW_{name.upper()}" for name in Settings.model_fields}
+    assert {k for k in (*config, *secret) if k.startswith("PIXELFLOW_")} - known == set()
+    # Every value parses: the settings as a pod would read them.
+    env = {**config, **secret}
+    settings = Settings.model_validate({k.removeprefix("PIXELFLOW_").lower(): v for k, v in env.items() if k in known})
+    assert settings.queue == "pixelflow"
+
+    worker = objects[("Deployment", "pf-pixelflow-worker")]
+    [port] = containers(worker)[0]["ports"]
+    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    assert port["containerPort"] == settings.worker_metrics_port == int(annotations["prometheus.io/port"])
+    exporter = objects[("Deployment", "pf-pixelflow-exporter")]
+    assert containers(exporter)[0]["ports"][0]["containerPort"] == settings.exporter_port
+    for obj in objects.values():
+        if obj["kind"] == "Deployment":
+            for container in containers(obj):
+                assert container["securityContext"]["readOnlyRootFilesystem"] is True
+                assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+                refs = [r.get("secretRef", r.get("configMapRef"))["name"] for r in container["envFrom"]]
+                assert refs == ["pf-pixelflow-config", "pf-pixelflow-secrets"]
+
+
+def test_the_api_pods_migrate_before_they_serve_and_are_probed() -> None:
+    api = render()[("Deployment", "pf-pixelflow-api")]["spec"]["template"]["spec"]
+    assert [(c["name"], c["args"]) for c in api["initContainers"]] == [("migrate", ["migrate"])]
+    [container] = api["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert (
+        "initContainers"
+        not in render({"migrations": {"enabled": False}})[("Deployment", "pf-pixelflow-api")]["spec"]["template"][
+            "spec"
+        ]
+    )
+
+
+def test_an_existing_secret_replaces_the_charts_own() -> None:
+    objects = render({"secrets": {"existingSecret": "pixelflow-prod"}})
+    assert not [key for key in objects if key[0] == "Secret"]
+    auth = objects[("TriggerAuthentication", "pf-pixelflow-rabbitmq")]
+    assert auth["spec"]["secretTargetRef"][0]["name"] == "pixelflow-prod"
+    worker = objects[("Deployment", "pf-pixelflow-worker")]
+    assert {"secretRef": {"name": "pixelflow-prod"}} in containers(worker)[0]["envFrom"]
