@@ -1,12 +1,14 @@
 """Jobs in the real PostgreSQL: creation, listing and guarded transitions."""
 
+import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from config import Settings
 from core.ids import new_id
-from core.jobstore import JobStore
+from core.jobstore import CHECK_AFTER_IDLE, JobStore
 from core.spec import OutputSpec
 
 OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
@@ -72,3 +74,21 @@ def test_a_source_must_be_a_key_or_a_url_never_both(jobs: JobStore) -> None:
 
     with pytest.raises(psycopg.errors.CheckViolation):
         jobs.create(new_id(), OUTPUTS, source_key="k", source_url="https://example.com/a.jpg")
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database: str) -> None:
+    store = JobStore(database, 1, 1, name="pixelflow-test-stale")
+    store.open()
+    try:
+        store.ping()
+        # The server ends the pooled connection (as a restart does) while it is idle.
+        with psycopg.connect(database, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pixelflow-test-stale'"
+            ).fetchall()
+        assert ended == [(True,)]
+        time.sleep(CHECK_AFTER_IDLE + 0.2)
+        store.ping()  # no DatabaseUnavailable: the connection was tested when taken, found dead, replaced
+        assert store.pool.get_stats()["connections_lost"] == 1
+    finally:
+        store.close()
