@@ -74,6 +74,8 @@ class Job:
     tenant: str = "default"
     placeholder_requested: bool = False
     placeholder: str | None = None
+    steps_done: tuple[str, ...] = ()
+    """The effect ledger: steps whose effect is recorded (table job_steps)."""
     outputs: tuple[Output, ...] = field(default=())
     replayed: bool = False
     """Returned for a repeated Idempotency-Key: the job was created by an earlier request."""
@@ -86,7 +88,9 @@ class Job:
 _JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
     "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
-    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder"
+    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder,"
+    " ARRAY(SELECT step FROM job_steps s WHERE s.job_id = jobs.id"
+    " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done"
 )
 
 
@@ -332,7 +336,9 @@ class JobStore:
                         o["result_format"],
                     )
                 )
-        return [Job(**r, outputs=tuple(outputs.get(r["id"], ()))) for r in rows]
+        return [
+            Job(**(r | {"steps_done": tuple(r["steps_done"])}), outputs=tuple(outputs.get(r["id"], ()))) for r in rows
+        ]
 
     def start(self, job_id: uuid.UUID) -> bool:
         """queued → processing. False when the job is already past it."""
@@ -342,13 +348,20 @@ class JobStore:
         )
 
     def set_source(self, job_id: uuid.UUID, size: int) -> None:
-        self._update("UPDATE jobs SET source_bytes = %s WHERE id = %s AND status = 'processing'", (size, job_id))
+        """fetch's effect: the source's size."""
+        self._update(
+            "UPDATE jobs SET source_bytes = %s WHERE id = %s AND status = 'processing'",
+            (size, job_id),
+            done=(job_id, "fetch"),
+        )
 
     def set_source_info(self, job_id: uuid.UUID, fmt: str, width: int, height: int, frames: int = 1) -> None:
+        """validate's effect: what the source is."""
         self._update(
             "UPDATE jobs SET source_format = %s, source_width = %s, source_height = %s, source_frames = %s"
             " WHERE id = %s AND status = 'processing'",
             (fmt, width, height, frames, job_id),
+            done=(job_id, "validate"),
         )
 
     def stage_outputs(
@@ -357,6 +370,9 @@ class JobStore:
         """Record the rendered outputs (and the placeholder, and the render's CPU time) of a job still processing."""
         with self.tx() as cur:
             cur.execute("UPDATE jobs SET compute_ms = %s WHERE id = %s AND status = 'processing'", (compute_ms, job_id))
+            if cur.rowcount != 1:
+                return
+            _record_step(cur, job_id, "transform")
             cur.executemany(
                 "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s,"
                 " result_format = %s WHERE job_id = %s AND name = %s",
@@ -376,6 +392,7 @@ class JobStore:
             )
             if cur.rowcount != 1:
                 return False
+            _record_step(cur, job_id, "upload")
             cur.executemany(
                 "UPDATE job_outputs SET key = %s WHERE job_id = %s AND name = %s",
                 [(key, job_id, name) for name, key in keys.items()],
@@ -429,6 +446,7 @@ class JobStore:
                 " bytes = NULL, result_format = NULL WHERE job_id = %s",
                 (job_id,),
             )
+            cur.execute("DELETE FROM job_steps WHERE job_id = %s", (job_id,))  # every step runs again
             cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
             cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
             return True
@@ -547,12 +565,23 @@ class JobStore:
         return {k: int(v) for k, v in row.items()}
 
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
+        """notify's effect: the delivery has ended (delivered, refused, given up, or nothing to deliver)."""
         self._update(
             "UPDATE jobs SET notified_at = now(), webhook_status = %s, webhook_error = %s WHERE id = %s",
             (status, error and redact.scrub(error), job_id),
+            done=(job_id, "notify"),
         )
 
-    def _update(self, sql: str, params: Sequence[object]) -> bool:
+    def _update(self, sql: str, params: Sequence[object], done: tuple[uuid.UUID, str] | None = None) -> bool:
+        """One guarded UPDATE; when it applied, the (job, step) it completes goes into the ledger with it."""
         with self.tx() as cur:
             cur.execute(sql, params)
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            if done:
+                _record_step(cur, *done)
+            return True
+
+
+def _record_step(cur: psycopg.Cursor[dict[str, Any]], job_id: uuid.UUID, step: str) -> None:
+    cur.execute("INSERT INTO job_steps (job_id, step) VALUES (%s, %s) ON CONFLICT DO NOTHING", (job_id, step))

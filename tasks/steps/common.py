@@ -1,7 +1,8 @@
-"""What several steps need: the job in a given state, and its source bytes."""
+"""What several steps need: the job in a given state, the ledger, and its source bytes."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from core.errors import SourceNotFound
@@ -9,11 +10,21 @@ from core.jobstore import Job
 from core.spec import staged_source_key
 from tasks.services import Services
 
+log = logging.getLogger(__name__)
+
 
 def processing_job(svc: Services, job_id: uuid.UUID) -> Job | None:
     """The job if it is being processed; None if it is gone or has ended."""
     job = svc.jobs.get(job_id)
     return job if job is not None and job.status == "processing" else None
+
+
+def already_done(job: Job, step: str) -> bool:
+    """The step's effect is in the ledger (a redelivery, a re-driven chain): it is not run again."""
+    if step in job.steps_done:
+        log.info("job %s: %s already done, not run again", job.id, step)
+        return True
+    return False
 
 
 def source_key(job: Job) -> str:

@@ -17,7 +17,7 @@ from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, SourceU
 from core.spec import staged_source_key
 from core.urlguard import check_url, guarded_client
 from tasks.services import Services
-from tasks.steps.common import processing_job
+from tasks.steps.common import already_done, processing_job
 
 MAX_REDIRECTS = 5
 
@@ -27,6 +27,8 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
     job = processing_job(svc, job_id)
     if job is None:
         return False
+    if already_done(job, "fetch"):
+        return True
     limit = svc.settings.max_source_bytes
     if job.source_key:
         try:

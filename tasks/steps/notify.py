@@ -22,12 +22,15 @@ from core.document import job_document
 from core.errors import WebhookRejected, WebhookUnavailable
 from core.urlguard import check_url, guarded_client
 from tasks.services import Services
+from tasks.steps.common import already_done
 
 
 def notify(svc: Services, job_id: uuid.UUID) -> bool:
     job = svc.jobs.get(job_id)
     if job is None or not job.terminal:
         return False
+    if already_done(job, "notify"):
+        return True
     if not job.webhook_url:
         svc.jobs.record_notification(job_id, None, None)
         return True

@@ -11,7 +11,7 @@ from core.spec import CONTENT_TYPES, OutputSpec, staged_key
 from tasks.imaging.probe import SourceInfo
 from tasks.imaging.render import render
 from tasks.services import Services
-from tasks.steps.common import processing_job, read_source
+from tasks.steps.common import already_done, processing_job, read_source
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -32,6 +32,8 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     job = processing_job(svc, job_id)
     if job is None:
         return False
+    if already_done(job, "transform"):
+        return True
     data = read_source(svc, job)
     assert job.source_format and job.source_width and job.source_height, "validate runs first"
     info = SourceInfo(job.source_format, job.source_width, job.source_height, job.source_frames or 1)

@@ -12,7 +12,7 @@ import uuid
 from core.errors import CorruptImage
 from tasks.imaging.probe import limit_frames, probe, sniff
 from tasks.services import Services
-from tasks.steps.common import processing_job, read_source
+from tasks.steps.common import already_done, processing_job, read_source
 
 HEADER_BYTES = 256 * 1024
 
@@ -21,6 +21,8 @@ def validate(svc: Services, job_id: uuid.UUID) -> bool:
     job = processing_job(svc, job_id)
     if job is None:
         return False
+    if already_done(job, "validate"):
+        return True
     limit = svc.settings.max_source_pixels
     whole = job.source_bytes is not None and job.source_bytes <= HEADER_BYTES
     data = read_source(svc, job, None if whole else HEADER_BYTES)

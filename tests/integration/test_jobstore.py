@@ -8,7 +8,7 @@ import pytest
 
 from config import Settings
 from core.ids import new_id
-from core.jobstore import CHECK_AFTER_IDLE, JobStore
+from core.jobstore import CHECK_AFTER_IDLE, JobStore, Output
 from core.spec import OutputSpec
 
 OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
@@ -92,3 +92,27 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database:
         assert store.pool.get_stats()["connections_lost"] == 1
     finally:
         store.close()
+
+
+def test_each_steps_effect_goes_into_the_ledger_with_it_and_a_retry_empties_it(jobs: JobStore) -> None:
+    job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
+    jobs.set_source(job.id, 100)  # still queued: the guarded update does not apply, nothing is recorded
+    assert jobs.get(job.id).steps_done == ()  # type: ignore[union-attr]
+    jobs.start(job.id)
+    jobs.set_source(job.id, 100)
+    jobs.set_source(job.id, 100)  # a repeat adds no second row
+    jobs.set_source_info(job.id, "jpeg", 640, 480)
+    staged = [Output(o, f"staging/{job.id}/{o.name}", None, 10, 10, 5, o.format) for o in OUTPUTS]
+    jobs.stage_outputs(job.id, staged)
+    assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform")  # type: ignore[union-attr]
+    jobs.fail(job.id, "internal_error", "boom")
+    jobs.record_notification(job.id, None, None)
+    assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform", "notify")  # type: ignore[union-attr]
+    assert jobs.retry(job.id) is True
+    assert jobs.get(job.id).steps_done == ()  # type: ignore[union-attr]
+    jobs.start(job.id)
+    jobs.set_source(job.id, 100)
+    jobs.set_source_info(job.id, "jpeg", 640, 480)
+    jobs.stage_outputs(job.id, staged)
+    assert jobs.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}) is True
+    assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform", "upload")  # type: ignore[union-attr]
