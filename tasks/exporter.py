@@ -57,6 +57,7 @@ class BacklogCollector(Collector):
         ready = GaugeMetricFamily("pixelflow_queue_messages_ready", "Messages waiting in a queue", labels=["queue"])
         consumers = GaugeMetricFamily("pixelflow_queue_consumers", "Consumers of a queue", labels=["queue"])
         try:
+            # A connection per scrape (every 15–30 s): nothing to keep alive or re-establish between them.
             with app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1, timeout=3)
                 channel = conn.channel()
