@@ -11,7 +11,7 @@ from app.cli import keys
 from app.errors import PixelFlowApi
 from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
-from app.resources import health, jobs, uploads, usage
+from app.resources import health, jobs, uploads, usage, webhook_secrets
 from app.schemas import check_presets
 from app.services import ApiServices
 from config import Settings, get_settings
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(uploads.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(usage.blp)
+    api.register_blueprint(webhook_secrets.blp)
     app.after_request(security_headers)
     return app
 

@@ -1,8 +1,8 @@
 """API keys on everything under /v1: ``Authorization: Bearer <key>``.
 
 /healthz, /readyz, /metrics, /openapi.json and /docs stay open. A read key may only
-GET; write and admin keys may create. Whatever a key sees is its tenant's:
-another tenant's job answers 404, never 403.
+GET; write and admin keys may create; only admin keys manage webhook secrets.
+Whatever a key sees is its tenant's: another tenant's job answers 404, never 403.
 """
 
 from __future__ import annotations
@@ -36,3 +36,8 @@ def current_key() -> ApiKey:
 
 def tenant() -> str:
     return current_key().tenant
+
+
+def require_admin() -> None:
+    if current_key().scope != "admin":
+        raise Forbidden("this needs an admin API key")

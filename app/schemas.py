@@ -280,6 +280,20 @@ class UsageSchema(Schema):
     compute_ms = fields.Integer(required=True, metadata={"description": "CPU time of the transforms"})
 
 
+class WebhookSecretSchema(Schema):
+    id = fields.UUID(required=True)
+    prefix = fields.String(required=True, metadata={"description": "the secret's first characters, to tell it apart"})
+    created_at = fields.DateTime(required=True)
+
+
+class NewWebhookSecretSchema(WebhookSecretSchema):
+    secret = fields.String(required=True, metadata={"description": "whsec_…: shown this once; keep it"})
+
+
+class WebhookSecretListSchema(Schema):
+    items = fields.List(fields.Nested(WebhookSecretSchema), required=True)
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())

@@ -52,6 +52,11 @@ class IdempotencyKeyReused(PixelFlowError):
     status = 422
 
 
+class TooManyWebhookSecrets(PixelFlowError):
+    code = "too_many_webhook_secrets"
+    status = 422
+
+
 class PermanentError(PixelFlowError):
     status = 422
 

@@ -5,7 +5,8 @@
     webhook-signature  "v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>", one per secret,
                        space-separated, so that a receiver keeps verifying while secrets rotate
 
-Secrets are "whsec_" + base64 of the key bytes (PIXELFLOW_WEBHOOK_SECRETS).
+Secrets are "whsec_" + base64 of the key bytes: a tenant's own (core/webhooksecrets.py), else
+the operator's PIXELFLOW_WEBHOOK_SECRETS.
 """
 
 from __future__ import annotations

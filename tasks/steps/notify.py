@@ -21,6 +21,7 @@ from core import webhooks
 from core.document import job_document
 from core.errors import WebhookRejected, WebhookUnavailable
 from core.urlguard import check_url, guarded_client
+from core.webhooksecrets import WebhookSecrets
 from tasks.services import Services
 from tasks.steps.common import already_done
 
@@ -57,8 +58,10 @@ def notify(svc: Services, job_id: uuid.UUID) -> bool:
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
     }
-    if svc.settings.webhook_secrets:
-        headers["webhook-signature"] = webhooks.sign(svc.settings.webhook_secrets, msg_id, timestamp, body)
+    # The tenant's own secrets (rotated through the API), else the operator's.
+    secrets = WebhookSecrets(svc.jobs).signing(job.tenant) or svc.settings.webhook_secrets
+    if secrets:
+        headers["webhook-signature"] = webhooks.sign(secrets, msg_id, timestamp, body)
     started = time.monotonic()
     try:
         with guarded_client(svc.settings.fetch_allow, svc.settings.webhook_timeout) as client:
