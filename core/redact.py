@@ -101,15 +101,15 @@ def install(settings: Settings) -> Redactor:
 def _init_sentry(settings: Settings, redactor: Redactor) -> None:
     import sentry_sdk
 
-    def scrub(event: Any, hint: Any) -> Any:
+    def redacted(event: Any, hint: Any) -> Any:
         return redactor.event(event)
 
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
         send_default_pii=False,  # no cookies, no user IPs, sensitive headers filtered
-        before_send=scrub,
-        before_send_transaction=scrub,
+        before_send=redacted,
+        before_send_transaction=redacted,
         before_breadcrumb=lambda crumb, hint: redactor.event(crumb),
         traces_sample_rate=settings.sentry_traces_sample_rate,
     )

@@ -14,17 +14,18 @@ from core.errors import StorageUnavailable
 from core.spec import result_key, staged_source_key
 from tasks import metrics
 from tasks.services import Services
-from tasks.steps.common import already_done, processing_job
+from tasks.steps.common import already_done
 
 log = logging.getLogger(__name__)
 
 
 def upload(svc: Services, job_id: uuid.UUID) -> bool:
     job = svc.jobs.get(job_id)
-    if job is not None and already_done(job, "upload"):
-        return True  # the job succeeded: go on to notify
-    job = processing_job(svc, job_id)
     if job is None:
+        return False
+    if already_done(job, "upload"):
+        return True  # the job succeeded: go on to notify
+    if job.status != "processing":
         return False
     keys = {}
     for output in job.outputs:

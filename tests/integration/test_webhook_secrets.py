@@ -16,14 +16,15 @@ from tests.integration.test_api import assert_error
 from tests.integration.test_webhooks import job_with_hook, posts
 
 
-def tenant_client(app: Flask, scope: str = "admin") -> FlaskClient:
-    return authed(
-        app, KeyStore(app.extensions["pixelflow"].jobs).create(f"hooks-{uuid.uuid4().hex[:8]}", "t", scope)[1]
-    )
+def tenant_client(app: Flask, tenant: str | None = None, scope: str = "admin") -> FlaskClient:
+    """A client with a key of this scope, of the tenant named or a new one."""
+    keys = KeyStore(app.extensions["pixelflow"].jobs)
+    return authed(app, keys.create(tenant or f"hooks-{uuid.uuid4().hex[:8]}", "t", scope)[1])
 
 
 def test_secrets_are_shown_once_managed_by_admin_keys_and_kept_to_their_tenant(app: Flask) -> None:
-    admin = tenant_client(app)
+    tenant = f"hooks-{uuid.uuid4().hex[:8]}"
+    admin = tenant_client(app, tenant)
     made = admin.post("/v1/webhook-secrets")
     assert made.status_code == 201, made.json
     secret = made.json["secret"]
@@ -33,10 +34,7 @@ def test_secrets_are_shown_once_managed_by_admin_keys_and_kept_to_their_tenant(a
     assert listed == [{"id": made.json["id"], "prefix": secret[:12], "created_at": made.json["created_at"]}]
 
     # A write key of the same tenant may read the list, not change it; another tenant sees nothing of it.
-    keys = KeyStore(app.extensions["pixelflow"].jobs)
-    owner = keys.authenticate(admin.environ_base["HTTP_AUTHORIZATION"].split()[1])
-    assert owner is not None
-    writer = authed(app, keys.create(owner.tenant, "w", "write")[1])
+    writer = tenant_client(app, tenant, "write")
     assert len(writer.get("/v1/webhook-secrets").json["items"]) == 1
     assert_error(writer.post("/v1/webhook-secrets"), 403, "forbidden")
     assert_error(writer.delete(f"/v1/webhook-secrets/{made.json['id']}"), 403, "forbidden")
