@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run stop test lint bench compose-check clean
+.PHONY: help install demo run stop test lint bench compose-check image image-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ bench: $(STAMP) ## Measure engine, pipeline, API and memory side by side (BENCH_
 
 compose-check: $(STAMP) ## Validate compose.yaml with the compose binary
 	scripts/compose-check
+
+image: ## Build the Containerfile with buildah, no Docker engine (ARCH=arm64 for the arm64 image)
+	scripts/image $(if $(ARCH),--arch $(ARCH))
+
+image-check: $(STAMP) ## Build the image, then run every role from it and push a job through it
+	scripts/image-check
 
 clean: stop ## Remove the virtualenv and run state
 	rm -rf $(VENV) .run

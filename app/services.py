@@ -9,6 +9,7 @@ from flask import current_app
 from kombu.exceptions import OperationalError
 
 from config import Settings
+from core import timeouts
 from core.errors import BrokerUnavailable
 from core.jobstore import JobStore
 from core.objectstore import ObjectStore, S3ObjectStore
@@ -22,7 +23,14 @@ class ApiServices:
 
     @classmethod
     def create(cls, settings: Settings) -> ApiServices:
-        jobs = JobStore(settings.database_url, settings.db_pool_min, settings.db_pool_max, name="pixelflow-api")
+        jobs = JobStore(
+            settings.database_url,
+            settings.db_pool_min,
+            settings.db_pool_max,
+            name="pixelflow-api",
+            timeout=settings.db_timeout,
+            connect_options=timeouts.postgres(settings),
+        )
         jobs.open()
         store = S3ObjectStore(settings)
         return cls(settings, jobs, store)
@@ -32,11 +40,10 @@ class ApiServices:
         return timedelta(seconds=self.settings.result_url_ttl)
 
     def ping_broker(self) -> None:
-        from tasks import app as celery
-
+        """Open an AMQP connection and close it (kombu alone: the Celery app is not needed here)."""
         try:
-            with celery.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, timeout=3)
+            with timeouts.broker(self.settings, connect_timeout=1) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
         except (OperationalError, OSError) as exc:
             raise BrokerUnavailable(f"the broker is unreachable: {exc}") from None
 

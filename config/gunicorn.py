@@ -19,6 +19,10 @@ accesslog = "-"
 errorlog = "-"
 # Each worker builds its own pools after the fork.
 preload_app = False
+# gunicorn's control socket (for gunicornc) defaults to $HOME/.gunicorn: on a
+# read-only root it fails at every start, and two servers on one host would
+# share it. PixelFlow does not use it.
+control_socket_disable = True
 
 # Prometheus: each worker counts in files here; /metrics on any worker sums them all.
 # A fresh directory per server start, unless the operator names one (emptied by them).

@@ -45,10 +45,28 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/pixelflow"
     db_pool_min: Annotated[int, Field(ge=0)] = 1
     db_pool_max: Positive = 10
+    # python -m core.migrations waits this long for PostgreSQL to answer (a database starting beside it).
+    migrate_wait: Annotated[float, Field(ge=0)] = 60
 
     # RabbitMQ.
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     queue: str = "pixelflow"
+
+    # Across hosts: how long a silent peer may hold work (core/timeouts.py, README "Running across hosts").
+    # The worker's consumer heartbeat: RabbitMQ drops a worker host that vanished after about twice this and
+    # requeues its steps; the worker drops a broker that went silent. 0 turns heartbeats off.
+    broker_heartbeat: Annotated[float, Field(ge=0)] = 10
+    # The longest a statement's bytes may go unacknowledged by PostgreSQL before the call fails (TCP_USER_TIMEOUT),
+    # and the API's wait for a pooled connection: a partitioned database costs a request about this long, then
+    # 503 database_unavailable. A connect waits for this rounded up, at least 2 s (libpq's connect_timeout).
+    db_timeout: Seconds = 1.5
+    # Idle connections (PostgreSQL, AMQP) are probed after this many seconds of silence; a peer that answers no
+    # probe is dropped (keepalive: idle + 3 probes, 1/2 idle apart).
+    tcp_keepalive: Annotated[float, Field(ge=1)] = 10
+    # Ask PostgreSQL to bound its side too (keepalives, TCP_USER_TIMEOUT, idle in transaction), so that it frees
+    # the locks of a client host that vanished. Sent as startup options: turn off behind a pooler that refuses
+    # them (PgBouncer without options in ignore_startup_parameters).
+    db_server_timeouts: bool = True
 
     # Redis: rate-limit counters.
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -102,7 +120,8 @@ class Settings(BaseSettings):
     delivery_limit: Annotated[int, Field(ge=1)] = 3
     # Test hooks, off unless set (core/failpoints.py), e.g. "transform:kill" or "upload.before-commit:exit:first".
     failpoints: Annotated[list[str], NoDecode] = []
-    task_max_retries: Annotated[int, Field(ge=0)] = 5
+    # Retries of a step on a transient error; the backoff doubles from 2 s (tasks/pipeline.py): 8 wait >= 255 s.
+    task_max_retries: Annotated[int, Field(ge=0)] = 8
     task_soft_time_limit: Seconds = 120
     task_time_limit: Seconds = 150
     worker_max_tasks_per_child: Positive = 1000

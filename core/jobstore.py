@@ -99,7 +99,13 @@ CHECK_AFTER_IDLE = 0.5  # seconds
 
 class JobStore:
     def __init__(
-        self, database_url: str, min_size: int = 1, max_size: int = 10, name: str = "pixelflow", timeout: float = 10
+        self,
+        database_url: str,
+        min_size: int = 1,
+        max_size: int = 10,
+        name: str = "pixelflow",
+        timeout: float = 10,
+        connect_options: dict[str, Any] | None = None,
     ) -> None:
         # A connection idle for a while is tested when it is taken from the pool (one empty
         # query), so that a restarted server costs no failed call: a stale connection is
@@ -110,7 +116,8 @@ class JobStore:
             database_url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"application_name": name, "row_factory": dict_row},
+            # connect_options: the bounds on a silent peer (core/timeouts.py).
+            kwargs={**(connect_options or {}), "application_name": name, "row_factory": dict_row},
             check=self._check,
             timeout=timeout,  # waiting for a connection, then DatabaseUnavailable
             open=False,

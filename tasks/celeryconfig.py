@@ -8,6 +8,7 @@ memory where the broker's consumer timeout would kill it.
 from kombu import Exchange, Queue
 
 from config import get_settings
+from core import timeouts
 from tasks.topology import work_queue_arguments
 
 _settings = get_settings()
@@ -15,10 +16,12 @@ _exchange = Exchange(_settings.queue, type="topic", durable=True)
 
 broker_url = _settings.broker_url
 broker_connection_retry_on_startup = True
-# No AMQP heartbeats: publishers (relay, pool children) have no loop to send them, and the broker
-# would close their idle connections; dead peers still show as socket errors.
-broker_heartbeat = 0
-broker_transport_options = {"confirm_publish": True, "connect_timeout": 5, "read_timeout": 10, "write_timeout": 10}
+# The worker's consumer beats (its event loop sends them): RabbitMQ requeues the steps of a worker host that
+# vanished within about two intervals. Celery opens publishing connections (the relay, pool children) without
+# a heartbeat, so those without a loop are not dropped for missing beats; keepalives, TCP_USER_TIMEOUT and
+# socket timeouts bound them instead (core/timeouts.py).
+broker_heartbeat = _settings.broker_heartbeat
+broker_transport_options = timeouts.amqp(_settings)
 
 task_queues = [
     Queue(

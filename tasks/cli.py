@@ -19,12 +19,14 @@ from contextlib import contextmanager
 import click
 
 from config import get_settings
+from core import timeouts
 from core.jobstore import JobStore
 
 
 @contextmanager
 def _jobs() -> Iterator[JobStore]:
-    store = JobStore(get_settings().database_url, 1, 1, name="pixelflow-cli")
+    settings = get_settings()
+    store = JobStore(settings.database_url, 1, 1, name="pixelflow-cli", connect_options=timeouts.postgres(settings))
     store.open()
     try:
         yield store

@@ -3,8 +3,9 @@
 ``StepTask`` is the one place that decides what a step's outcome means:
 - the step returns False: the job has ended, the rest of the chain is dropped;
 - PermanentError: the job fails now with the error's code, never retried;
-- TransientError: retried with exponential backoff and jitter, the delay
-  held by RabbitMQ; after the last retry the job fails with that code;
+- TransientError: retried with exponential backoff and "equal jitter" (half
+  of each delay fixed, half random), the delay held by RabbitMQ; after the
+  last retry the job fails with that code;
 - anything else is a bug: the job fails with ``internal_error``.
 A job that fails this way is still notified.
 """
@@ -12,14 +13,17 @@ A job that fails this way is still notified.
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from celery import Task, chain
-from celery.exceptions import Ignore, SoftTimeLimitExceeded
+from celery import Task, chain, signature
+from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from celery.signals import celeryd_init, worker_init, worker_process_shutdown, worker_shutdown
+from kombu.exceptions import OperationalError
 
 from config import get_settings
 from core import failpoints, redact
@@ -33,16 +37,18 @@ from tasks.topology import declare_dead_letters
 
 log = logging.getLogger(__name__)
 
+# What a send to an unreachable RabbitMQ raises: kombu's own error once its publish retries are spent, or the
+# socket's.
+BROKER_ERRORS = (OperationalError, ConnectionError, TimeoutError)
+
 Step = Callable[[Services, uuid.UUID], bool]
 
 
 class StepTask(Task):  # type: ignore[misc]
-    autoretry_for = (TransientError,)
     retry_backoff = 2
     retry_backoff_max = 300
-    retry_jitter = True
     ignore_result = True
-    max_retries = 5  # PIXELFLOW_TASK_MAX_RETRIES, applied by task_annotations
+    max_retries = 8  # PIXELFLOW_TASK_MAX_RETRIES, applied by task_annotations
 
     def run_step(self, step: Step, job_id: str) -> None:
         svc = services()
@@ -59,19 +65,78 @@ class StepTask(Task):  # type: ignore[misc]
             log.info("job %s failed in %s: %s", job_id, self.name, exc.code)
             self.give_up(svc, jid, exc)
             raise Ignore() from None
-        except TransientError:
+        except TransientError as exc:
             outcome = "transient_error"
-            raise
+            # Past max_retries, retry() raises exc itself: on_failure ends the job.
+            with self.requeued_if_unsent():
+                retry = self.retry(exc=exc, countdown=self.backoff(self.request.retries), throw=False)
+            raise retry from None
         finally:
             metrics.step_ran(step_name, outcome, time.perf_counter() - started)
         if not proceed:
+            self.notify_if_ended(svc, jid, step_name)
             raise Ignore()
         failpoints.fire(svc.settings.failpoints, f"{step_name}.after")
+        self.hand_on()
+
+    @contextmanager
+    def requeued_if_unsent(self) -> Iterator[None]:
+        """A send to RabbitMQ that fails puts this step's message back in the queue (Reject, requeued).
+
+        Nothing is lost and nothing is failed for it: when the message comes back
+        (at once, or after the broker itself requeues it on a dropped connection),
+        the effect ledger skips the work already done and the send is made then.
+        """
+        try:
+            yield
+        except BROKER_ERRORS as exc:
+            log.warning(
+                "%s on job %s: RabbitMQ unreachable (%s); its message goes back", self.name, self.request.args, exc
+            )
+            raise Reject(f"RabbitMQ unreachable: {exc}", requeue=True) from None
+
+    def hand_on(self) -> None:
+        """Send the chain's next step from inside this one.
+
+        Celery would send it after the step returns; a send that fails there fails
+        the step outside its body, and with it a job whose work is done and in the
+        ledger. Sent here, a failed send is requeued_if_unsent.
+        """
+        chain = self.request.chain
+        if not chain:
+            return
+        with self.requeued_if_unsent():
+            signature(chain[-1], app=self.app).apply_async(
+                chain=chain[:-1], parent_id=self.request.id, root_id=self.request.root_id or self.request.id
+            )
+        self.request.chain = None  # sent: Celery must not send it again
+
+    def notify_if_ended(self, svc: Services, job_id: uuid.UUID, step_name: str) -> None:
+        """The job ended elsewhere (canceled, or failed by another run): the client still hears of it once."""
+        if step_name == "notify":
+            return
+        job = svc.jobs.get(job_id)
+        if job is not None and job.terminal and "notify" not in job.steps_done:
+            with self.requeued_if_unsent():
+                notify_task.apply_async((str(job_id),))
+
+    def backoff(self, retries: int) -> float:
+        """Seconds before retry number ``retries + 1``: 2, 4, 8 … up to retry_backoff_max, each half fixed.
+
+        Celery's own jitter draws the whole delay at random, so a run of retries
+        can be over in a few seconds and a dependency down for a minute (storage
+        across a partition, say) fails jobs for good. With half of each delay
+        fixed, the default 8 retries wait at least 255 s in all, and retries of
+        many jobs still spread out.
+        """
+        delay = min(float(self.retry_backoff_max), self.retry_backoff * 2.0**retries)
+        return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311  (spreading retries, not a secret)
 
     def give_up(self, svc: Services, job_id: uuid.UUID, exc: PixelFlowError) -> None:
         if svc.jobs.fail(job_id, exc.code, exc.message):
             metrics.job_finished("failed", exc.code)
-            notify_task.apply_async((str(job_id),))
+            with self.requeued_if_unsent():  # back again, the step finds the job ended: notify_if_ended
+                notify_task.apply_async((str(job_id),))
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         # Retries exhausted, or a bug: the job must still end.

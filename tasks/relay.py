@@ -20,12 +20,11 @@ import uuid
 from typing import Any
 
 import psycopg
-from kombu import Connection
 from kombu.exceptions import OperationalError
 from kombu.message import Message
 
 from config import Settings, get_settings
-from core import failpoints, redact
+from core import failpoints, liveness, redact, timeouts
 from core.errors import DatabaseUnavailable
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from tasks import topology
@@ -54,7 +53,9 @@ def publish(job_id: uuid.UUID) -> None:
 class Relay:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs = JobStore(settings.database_url, 1, 1, name="pixelflow-relay")
+        self.jobs = JobStore(
+            settings.database_url, 1, 1, name="pixelflow-relay", connect_options=timeouts.postgres(settings)
+        )
         self.running = True
 
     def publish(self, job_id: uuid.UUID) -> None:
@@ -66,7 +67,7 @@ class Relay:
 
     def drain_dead_letters(self) -> int:
         moved = 0
-        with Connection(self.settings.broker_url, connect_timeout=5) as conn:
+        with timeouts.broker(self.settings) as conn:
             queue = topology.dead_letter_queue(self.settings)(conn.default_channel)
             while self.running and (message := queue.get(no_ack=False)) is not None:
                 self.record(message)
@@ -128,14 +129,18 @@ class Relay:
         listener: psycopg.Connection[tuple[object, ...]] | None = None
         try:
             while self.running:
+                liveness.beat("relay")
                 try:
                     if listener is None or listener.closed:
                         listener = psycopg.connect(
-                            self.settings.database_url, autocommit=True, application_name="pixelflow-relay-listen"
+                            self.settings.database_url,
+                            autocommit=True,
+                            application_name="pixelflow-relay-listen",
+                            **timeouts.postgres(self.settings),
                         )
                         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     if not declared:
-                        with Connection(self.settings.broker_url, connect_timeout=5) as conn:
+                        with timeouts.broker(self.settings) as conn:
                             topology.declare_dead_letters(conn, self.settings)
                         declared = True
                     sent = self.drain()
@@ -155,6 +160,7 @@ class Relay:
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 10)
         finally:
+            liveness.clear("relay")
             if listener is not None:
                 listener.close()
             self.jobs.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg.conninfo import conninfo_to_dict
@@ -39,3 +42,24 @@ def sqlalchemy_url(database_url: str) -> str:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def wait_for_database(database_url: str, seconds: float) -> None:
+    """Return once PostgreSQL accepts a connection; SystemExit after ``seconds`` of refusals.
+
+    Beside a database that is still starting (compose, a pod next to a new
+    server), the first attempts fail; the schema is only touched once it answers.
+    """
+    deadline = time.monotonic() + seconds
+    said = False
+    while True:
+        try:
+            psycopg.connect(database_url, connect_timeout=3).close()
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"migrations: PostgreSQL did not answer within {seconds:.0f} s: {exc}") from None
+            if not said:
+                print(f"migrations: waiting for PostgreSQL ({str(exc).strip()})", file=sys.stderr)
+                said = True
+            time.sleep(1)

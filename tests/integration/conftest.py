@@ -211,7 +211,7 @@ def http_peer() -> Iterator[RecordingServer]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from tests.integration.faultkit import RESULTS
+    from tests.integration.faultkit import RECOVERY, RESULTS
 
     if RESULTS:
         terminalreporter.write_line("")
@@ -219,3 +219,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line("|---|---|---|---|---|")
         for scenario, (jobs, lost, duplicated, result) in RESULTS.items():
             terminalreporter.write_line(f"| {scenario} | {jobs} | {lost} | {duplicated} | {result} |")
+    if RECOVERY:
+        terminalreporter.write_line("")
+        terminalreporter.write_line("| across hosts | jobs | measured | seconds | bound |")
+        terminalreporter.write_line("|---|---|---|---|---|")
+        for scenario, (jobs, measured, seconds, bound) in RECOVERY.items():
+            limit = f"{bound:g} s" if bound is not None else "—"
+            terminalreporter.write_line(f"| {scenario} | {jobs} | {measured} | {seconds:.1f} | {limit} |")

@@ -27,6 +27,8 @@ from tests.integration.conftest import RecordingServer
 
 # scenario → (jobs, lost, duplicated, result), printed at the end of the session.
 RESULTS: dict[str, tuple[int, int, int, str]] = {}
+# Across hosts: scenario → (jobs, what was measured, seconds, the bound or None), printed at the end.
+RECOVERY: dict[str, tuple[int, str, float, float | None]] = {}
 
 
 @dataclass
@@ -139,6 +141,11 @@ def _keys(store: S3ObjectStore, prefix: str) -> list[str]:
 
 def _posts(peer: RecordingServer) -> list[tuple[str, str, dict[str, str], bytes]]:
     return [r for r in peer.requests if r[0] == "POST"]
+
+
+def announced(peer: RecordingServer) -> set[str]:
+    """The job ids the webhook receiver was told about."""
+    return _hooked(peer)
 
 
 def _hooked(peer: RecordingServer) -> set[str]:

@@ -1,5 +1,6 @@
 """The HTTP API against the real PostgreSQL, broker and S3 server (no worker here)."""
 
+import time
 import uuid
 from typing import Any
 
@@ -109,18 +110,34 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert ready.json["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
 
 
-def test_readiness_is_503_and_names_what_is_down(services_up: None, settings: Settings) -> None:
+def test_readiness_reports_what_is_down_and_is_503_only_without_the_database(
+    services_up: None, settings: Settings
+) -> None:
     from app import create_app
 
-    down = settings.model_copy(update={"s3_endpoint": f"127.0.0.1:{free_port()}"})
+    closed = f"127.0.0.1:{free_port()}"
+    # Storage and broker down: reported, but the pod stays in its Service (the outbox holds new jobs).
+    down = settings.model_copy(update={"s3_endpoint": closed, "broker_url": f"amqp://guest:guest@{closed}//"})
     app = create_app(down)
+    try:
+        started = time.monotonic()
+        response = app.test_client().get("/readyz")
+        took = time.monotonic() - started
+    finally:
+        app.extensions["pixelflow"].jobs.close()
+    assert response.status_code == 200 and response.json["status"] == "degraded"
+    assert response.json["checks"]["storage"].startswith("storage_unavailable")
+    assert response.json["checks"]["broker"].startswith("broker_unavailable")
+    assert response.json["checks"]["database"] == "ok"
+    assert took < 1.5
+    # Without PostgreSQL it is not ready.
+    app = create_app(settings.model_copy(update={"database_url": f"postgresql://postgres@{closed}/x"}))
     try:
         response = app.test_client().get("/readyz")
     finally:
         app.extensions["pixelflow"].jobs.close()
-    assert response.status_code == 503
-    assert response.json["checks"]["storage"].startswith("storage_unavailable")
-    assert response.json["checks"]["database"] == "ok"
+    assert response.status_code == 503 and response.json["status"] == "unavailable"
+    assert response.json["checks"]["database"].startswith(("database_unavailable", "timeout"))
 
 
 def test_the_openapi_document_and_swagger_ui_are_served(client: FlaskClient) -> None:

@@ -1,22 +1,36 @@
-"""Jobs in the real PostgreSQL: creation, listing and guarded transitions."""
+"""Jobs in the real PostgreSQL: creation, listing and guarded transitions.
+
+These tests move jobs through their states by hand, so they use a database of
+their own: in the session's, its relay and worker would take the same jobs
+and move them first (seen under load).
+"""
 
 import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings
 from core.ids import new_id
 from core.jobstore import CHECK_AFTER_IDLE, JobStore, Output
 from core.spec import OutputSpec
+from tests.integration.conftest import fresh_database
 
 OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
 
 
 @pytest.fixture(scope="module")
-def jobs(database: str, settings: Settings) -> Iterator[JobStore]:
-    store = JobStore(database, 1, 2, name="pixelflow-test-jobstore")
+def own_database(settings: Settings) -> Iterator[str]:
+    name = conninfo_to_dict(settings.database_url)["dbname"]
+    with fresh_database(make_conninfo(settings.database_url, dbname=f"{name}_jobstore")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def jobs(own_database: str) -> Iterator[JobStore]:
+    store = JobStore(own_database, 1, 2, name="pixelflow-test-jobstore")
     store.open()
     yield store
     store.close()
@@ -76,7 +90,8 @@ def test_a_source_must_be_a_key_or_a_url_never_both(jobs: JobStore) -> None:
         jobs.create(new_id(), OUTPUTS, source_key="k", source_url="https://example.com/a.jpg")
 
 
-def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database: str) -> None:
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(own_database: str) -> None:
+    database = own_database
     store = JobStore(database, 1, 1, name="pixelflow-test-stale")
     store.open()
     try:

@@ -138,7 +138,7 @@ def test_flower_sees_the_workers_and_wants_a_password(worker: Worker, tmp_path: 
     port = free_port()
     flower = Process(
         "flower",
-        [str(BIN / "python"), "-m", "celery", "-A", "tasks", "flower", "--address=127.0.0.1", f"--port={port}"],
+        [str(BIN / "python"), "-m", "tasks.flower", "--address=127.0.0.1", f"--port={port}"],  # the image's role
         tmp_path / "flower.log",
         {"FLOWER_BASIC_AUTH": "ops:flower-secret"},
     )
@@ -151,5 +151,10 @@ def test_flower_sees_the_workers_and_wants_a_password(worker: Worker, tmp_path: 
         workers = httpx.get(f"{base}/api/workers?refresh=1", auth=("ops", "flower-secret"), timeout=30)
         assert workers.status_code == 200, workers.text
         assert any(name.startswith("pixelflow-test@") for name in workers.json()), workers.json()
+        # Its metrics name every worker and task: behind the same login (Flower serves them open).
+        assert httpx.get(f"{base}/metrics", timeout=10).status_code == 401
+        metrics = httpx.get(f"{base}/metrics", auth=("ops", "flower-secret"), timeout=10)
+        assert metrics.status_code == 200 and "flower_" in metrics.text
+        assert httpx.get(f"{base}/healthcheck", timeout=10).status_code == 200  # probes carry no login
     finally:
         flower.stop()

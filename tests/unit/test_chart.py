@@ -130,3 +130,44 @@ def test_an_existing_secret_replaces_the_charts_own() -> None:
     assert auth["spec"]["secretTargetRef"][0]["name"] == "pixelflow-prod"
     worker = objects[("Deployment", "pf-pixelflow-worker")]
     assert {"secretRef": {"name": "pixelflow-prod"}} in containers(worker)[0]["envFrom"]
+
+
+def test_pods_go_where_the_scheduling_values_say_the_roles_own_first() -> None:
+    avx2 = {"feature.node.kubernetes.io/cpu-cpuid.AVX2": "true"}
+    spot = [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}]
+    arm = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}]}
+                ]
+            }
+        }
+    }
+    objects = render({"tolerations": spot, "worker": {"nodeSelector": avx2}, "relay": {"affinity": arm}})
+    pods = {name: obj["spec"]["template"]["spec"] for (kind, name), obj in objects.items() if kind == "Deployment"}
+    assert pods["pf-pixelflow-worker"]["nodeSelector"] == avx2
+    assert "nodeSelector" not in pods["pf-pixelflow-api"]
+    assert pods["pf-pixelflow-relay"]["affinity"] == arm and "affinity" not in pods["pf-pixelflow-worker"]
+    assert all(pod["tolerations"] == spot for pod in pods.values())
+    for obj in objects.values():
+        if obj["kind"] == "Deployment":
+            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+    assert all(
+        "tolerations" not in pod
+        for pod in (o["spec"]["template"]["spec"] for (k, _), o in render().items() if k == "Deployment")
+    )
+
+
+def test_the_worker_and_relay_are_probed_on_their_heartbeats_and_flower_on_its_healthcheck() -> None:
+    objects = render({"flower": {"enabled": True}})
+    worker = containers(objects[("Deployment", "pf-pixelflow-worker")])[0]
+    relay = containers(objects[("Deployment", "pf-pixelflow-relay")])[0]
+    flower = containers(objects[("Deployment", "pf-pixelflow-flower")])[0]
+    assert worker["livenessProbe"]["exec"]["command"] == ["python", "-m", "core.liveness", "worker"]
+    assert relay["livenessProbe"]["exec"]["command"] == ["python", "-m", "core.liveness", "relay"]
+    assert flower["livenessProbe"]["httpGet"]["path"] == "/healthcheck"
+    # A probe period longer than the heartbeat interval, so one late beat is not a failure.
+    from core import liveness
+
+    assert worker["livenessProbe"]["periodSeconds"] > liveness.BEAT_EVERY

@@ -46,13 +46,29 @@ volumeMounts:
     mountPath: /tmp
 {{- end -}}
 
+{{/* What every pod shares: pull secrets, security, a writable /tmp, and where it may run
+(the role's nodeSelector, affinity and tolerations, else the chart-wide ones): pass (list $ "worker"). */}}
 {{- define "pixelflow.pod" -}}
-{{- with .Values.imagePullSecrets }}
+{{- $root := index . 0 -}}
+{{- $role := index $root.Values (index . 1) -}}
+{{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with ($role.nodeSelector | default $root.Values.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($role.affinity | default $root.Values.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($role.tolerations | default $root.Values.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 volumes:
   - name: tmp
     emptyDir: {}

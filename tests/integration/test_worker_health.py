@@ -1,0 +1,76 @@
+"""A worker's health as its orchestrator sees it: a CPU it cannot render on, a broker it lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from core import liveness
+from scripts.stack import ROOT, BrokerNode, Worker, wait_until
+
+
+def probe(tmpdir: Path, limit: float) -> int:
+    """The chart's exec probe, run as Kubernetes would: a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "core.liveness", "worker", str(limit)],
+        env={**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        check=False,
+    ).returncode
+
+
+def test_a_worker_refuses_to_start_when_no_pillow_build_renders_on_its_cpu(services_up: None, tmp_path: Path) -> None:
+    # A Pillow that dies with SIGILL on its first render, as an AVX2 build does on a CPU without AVX2.
+    fake = tmp_path / "pillow"
+    (fake / "PIL").mkdir(parents=True)
+    (fake / "PIL" / "__init__.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO", "-n", "nocpu@%h"],
+        env={**os.environ, "PYTHONPATH": f"{fake}:{ROOT}", "PIXELFLOW_WORKER_METRICS_PORT": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 78, result.stdout + result.stderr
+    assert "not starting: no Pillow build in this installation runs on this CPU" in result.stderr
+    assert " ready." not in result.stdout + result.stderr
+
+
+@pytest.fixture()
+def node(tmp_path: Path) -> Iterator[BrokerNode]:
+    broker = BrokerNode(tmp_path / "rabbit")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def test_the_workers_heartbeat_stops_while_its_consumer_has_no_broker_and_resumes_after(
+    services_up: None, node: BrokerNode, settings: Settings, tmp_path: Path
+) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    limit = liveness.BEAT_EVERY + 3
+    worker = Worker(
+        "heartbeat",
+        tmp_path / "worker.log",
+        concurrency=1,
+        env={"PIXELFLOW_BROKER_URL": node.url, "PIXELFLOW_QUEUE": f"{settings.queue}-beat", "TMPDIR": str(tmpdir)},
+    )
+    worker.start()
+    try:
+        assert probe(tmpdir, limit) == 0
+        node.ctl("stop_app")
+        wait_until(lambda: probe(tmpdir, limit) == 1, 3 * limit, "the probe to fail without a broker", interval=1)
+        assert worker.alive()  # the worker waits for the broker; the orchestrator decides
+        node.ctl("start_app")
+        wait_until(lambda: probe(tmpdir, limit) == 0, 90, "the heartbeat to resume", interval=1)
+    finally:
+        worker.stop()
+    assert not (tmpdir / "pixelflow-worker.alive").exists()  # a stopped worker leaves no heartbeat behind
