@@ -1,13 +1,17 @@
 """The Celery tasks: one thin task per step, and the chain that runs them.
 
 ``StepTask`` is the one place that decides what a step's outcome means:
-- the step returns False: the job has ended, the rest of the chain is dropped;
+- the step returns False: the job has ended (canceled, or failed by another
+  run), the rest of the chain is dropped and the job goes to notify, unless
+  the client was told already;
 - PermanentError: the job fails now with the error's code, never retried;
 - TransientError: retried with exponential backoff and "equal jitter" (half
   of each delay fixed, half random), the delay held by RabbitMQ; after the
   last retry the job fails with that code;
 - anything else is a bug: the job fails with ``internal_error``.
-A job that fails this way is still notified.
+A job that fails this way is still notified. Each step sends the next one
+itself; a send RabbitMQ does not take puts the step's message back in the
+queue, and the effect ledger makes its second run a send only.
 """
 
 from __future__ import annotations

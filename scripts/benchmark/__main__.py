@@ -3,8 +3,9 @@
 1. corpus   photo-like JPEGs (12 MP, 2 MP) and PNGs with alpha (2 MP)
 2. engine   the standard job on one core: stock Pillow, Pillow-SIMD, libvips, PixelFlow's transform
 3. pipeline the corpus through the whole service, as many workers as cores
-4. api      job creation under load (hey), fixed rate and saturation
-5. memory   worker RSS over many jobs; peak for one 50 MP source
+4. remote   one worker with its services 0, 2 and 20 ms away (a host of its own): jobs/s, round trips per job
+5. api      job creation under load (hey), fixed rate and saturation
+6. memory   worker RSS over many jobs; peak for one 50 MP source
 Writes .cache/bench/results/bench.json and bench.md and prints the markdown.
 """
 
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.benchmark import apiload, corpus, memory, pipeline, report
+from scripts.benchmark import apiload, corpus, memory, pipeline, remote, report
 from scripts.benchmark.stack import BenchStack
 from scripts.stack import ROOT
 
@@ -110,7 +111,9 @@ def machine() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long", action="store_true", help="more passes and jobs; 5,000 jobs for the memory run")
-    parser.add_argument("--skip", action="append", default=[], choices=["engine", "pipeline", "api", "memory"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["engine", "pipeline", "remote", "api", "memory"]
+    )
     args = parser.parse_args()
     started = time.monotonic()
     sources = corpus.build(CACHE)
@@ -134,6 +137,12 @@ def main() -> None:
                 counts = {g: n * 4 for g, n in counts.items()}
             results["pipeline"] = pipeline.measure(stack, keys, counts)
             print("pipeline: done", file=sys.stderr, flush=True)
+        if "remote" not in args.skip:
+            if remote.netbed.available():
+                results["remote"] = remote.measure(stack, keys, count=120 if args.long else 40)
+            else:
+                results["remote"] = {"skipped": "needs root, iproute2 and tc (network namespaces)"}
+            print("remote: done", file=sys.stderr, flush=True)
         if "api" not in args.skip:
             results["api"] = apiload.measure(
                 stack, keys["jpeg-2mp"][0], seconds=30 if args.long else 10, fixed_rate=500

@@ -92,6 +92,28 @@ def pipeline_table(rows: list[dict[str, Any]], all_cores: dict[str, dict[str, fl
     return lines
 
 
+def remote_table(rows: list[dict[str, Any]] | dict[str, Any]) -> list[str]:
+    if isinstance(rows, dict):
+        return [f"Not measured: {rows.get('skipped')}."]
+    base = next((r["jobs_per_s"] for r in rows if r["rtt_ms"] == 0), 0)
+    targets = {2: 0.95, 20: 0.80}
+    lines = [
+        "| RTT to PostgreSQL, RabbitMQ and S3 | jobs (burst) | jobs/s | ÷ 0 ms (target) | p50 ms | "
+        "round trips per job: PostgreSQL / S3 / RabbitMQ | worker CPU ms/job | failed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r['jobs_per_s'] / base:.2f}" if base else "–"
+        target = f" (≥ {targets[r['rtt_ms']]:.2f})" if r["rtt_ms"] in targets else ""
+        turns = r["turns_per_job"]
+        lines.append(
+            f"| {r['rtt_ms']} ms | {r['jobs']} | {r['jobs_per_s']:.2f} | {ratio}{target} | {r['latency_p50_ms']} | "
+            f"{turns['postgresql']:.1f} / {turns['s3']:.1f} / {turns['rabbitmq']:.1f} | "
+            f"{r['cpu_ms_per_job'].get('worker', 0):.0f} | {r['failed']} |"
+        )
+    return lines
+
+
 def api_table(api: dict[str, Any]) -> list[str]:
     lines = ["| load | concurrency | requests/s | p50 ms | p99 ms | responses |", "|---|---|---|---|---|---|"]
     for name, r in (
@@ -148,6 +170,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["### Engine", "", *engine_table(results["engine"]), ""]
     if "pipeline" in results:
         out += ["### Pipeline", "", *pipeline_table(results["pipeline"], results.get("engine_all_cores", {})), ""]
+    if "remote" in results:
+        out += ["### Remote services (one worker on a host of its own)", "", *remote_table(results["remote"]), ""]
     if "api" in results:
         out += ["### Job creation (POST /v1/jobs)", "", *api_table(results["api"]), ""]
     if "memory" in results:

@@ -43,6 +43,9 @@ class Forwarder:
         self.silent = False
         self.port = 0
         self.connections = 0
+        # Turns: runs of bytes from the client side that follow an answer (or open the connection). A
+        # request-response protocol makes one per round trip; pipelined requests share one.
+        self.turns = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="forwarder")
         self._server: asyncio.Server | None = None
@@ -121,8 +124,13 @@ class Forwarder:
                 await writer.wait_closed()
             return
         self._writers |= {writer, up_writer}
+        last = ["down"]  # which side spoke last on this connection
         try:
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+            await asyncio.gather(
+                self._pipe(reader, up_writer, "up", last),
+                self._pipe(up_reader, writer, "down", last),
+                return_exceptions=True,
+            )
         except asyncio.CancelledError:
             pass  # stop(): a handler that ends cancelled makes asyncio log an error for its stream
         finally:
@@ -132,7 +140,9 @@ class Forwarder:
                 with contextlib.suppress(OSError):
                     await w.wait_closed()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, side: str, last: list[str]
+    ) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
         async def deliver() -> None:
@@ -154,6 +164,10 @@ class Forwarder:
                 data = await reader.read(65536)
                 while self.silent:
                     await asyncio.sleep(0.05)
+                if data and last[0] != side:
+                    last[0] = side
+                    if side == "up":
+                        self.turns += 1
                 queue.put_nowait((time.monotonic() + self.delay, data))
                 if not data:
                     break

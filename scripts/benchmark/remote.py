@@ -1,0 +1,87 @@
+"""Remote services: one worker on a host of its own, its services a set round-trip time away.
+
+The worker runs in a network namespace (tests/support/netbed.py) and reaches
+PostgreSQL, RabbitMQ and the S3 server through forwarders in the bed's hub
+that hold every chunk half the round-trip time each way (this kernel has no
+netem). The API, the relay and the services stay on this machine: only the
+worker's round trips are stretched, as for a worker pod whose database,
+broker and storage are in another zone. For each RTT: a warm-up burst, then
+a measured burst of the 2 MP standard job (4 outputs); jobs/s and its ratio
+to 0 ms, and the round trips per job the worker made to each service
+(turns: runs of bytes the worker sent after an answer; pipelined requests
+share one). At 0 ms the worker goes through the same forwarders, so the
+ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from scripts.benchmark.pipeline import burst
+from scripts.benchmark.stack import BenchStack
+from scripts.stack import Worker
+from tests.support import netbed
+from tests.support.forwarder import Forwarder
+
+RTTS_MS = (0, 2, 20)
+GROUP = "jpeg-2mp"
+
+
+def _hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host, int(port)
+
+
+def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, concurrency: int = 2) -> list[dict[str, Any]]:
+    settings = stack.settings
+    pg = conninfo_to_dict(settings.database_url)
+    broker = urlsplit(settings.broker_url)
+    targets = {
+        "postgresql": (str(pg.get("host", "127.0.0.1")), int(pg.get("port", 5432))),
+        "rabbitmq": (broker.hostname or "127.0.0.1", broker.port or 5672),
+        "s3": _hostport(settings.s3_endpoint),
+    }
+    bed = netbed.Bed(secrets.token_hex(2), 100 + secrets.randbelow(150))
+    stack.worker.stop()  # the local worker would take the jobs
+    try:
+        host = bed.host("worker")
+        links: dict[str, Forwarder] = {name: bed.expose(target) for name, target in targets.items()}
+
+        def via(name: str) -> str:
+            return f"{bed.hub_ip}:{links[name].port}"
+
+        userinfo = broker.netloc.rpartition("@")[0] + "@" if "@" in broker.netloc else ""
+
+        env = {
+            **stack.env,
+            "PIXELFLOW_DATABASE_URL": make_conninfo(
+                settings.database_url, host=bed.hub_ip, port=str(links["postgresql"].port)
+            ),
+            "PIXELFLOW_BROKER_URL": urlunsplit(broker._replace(netloc=f"{userinfo}{via('rabbitmq')}")),
+            "PIXELFLOW_S3_ENDPOINT": via("s3"),
+            "PIXELFLOW_WORKER_METRICS_PORT": "0",
+        }
+        results = []
+        for rtt in RTTS_MS:
+            for link in links.values():
+                link.delay = rtt / 2000
+            worker = Worker("pixelflow-bench-remote", stack.run_dir / f"worker-remote-{rtt}ms.log", concurrency, env)
+            host.spawn(worker)
+            try:
+                burst(stack, keys[GROUP], concurrency * 4)  # warm-up: children, pools, connections
+                before = {name: link.turns for name, link in links.items()}
+                measured = burst(stack, keys[GROUP], count)
+                turns = {name: round((link.turns - before[name]) / count, 1) for name, link in links.items()}
+            finally:
+                worker.stop()
+                host.processes.remove(worker)
+            results.append({"rtt_ms": rtt, "concurrency": concurrency, **measured, "turns_per_job": turns})
+        return results
+    finally:
+        bed.close()
+        stack.worker = stack.new_worker()
+        stack.worker.start()
