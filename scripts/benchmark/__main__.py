@@ -28,23 +28,28 @@ from scripts.stack import ROOT
 
 CACHE = ROOT / ".cache" / "bench"
 ENGINE = ROOT / "scripts" / "benchmark" / "engine.py"
-# (label, interpreter, variant): stock Pillow and libvips live in .venv-bench,
-# Pillow-SIMD in the project's virtualenv.
+# (label, interpreter, variant, Pillow build put first on the path): stock Pillow and libvips live in
+# .venv-bench, Pillow-SIMD in the project's virtualenv. The last two rows are PixelFlow's transform on the
+# other engines its image runs: the SSE4.1 build (amd64 CPUs without AVX2) and stock Pillow (arm64), both
+# installed by scripts/bench into .cache/bench.
 VARIANTS = [
-    ("Pillow", ROOT / ".venv-bench/bin/python", "pillow"),
-    ("Pillow + draft", ROOT / ".venv-bench/bin/python", "pillow+draft"),
-    ("Pillow-SIMD", Path(sys.executable), "pillow"),
-    ("Pillow-SIMD + draft", Path(sys.executable), "pillow+draft"),
-    ("libvips", ROOT / ".venv-bench/bin/python", "vips"),
-    ("libvips + shrink-on-load", ROOT / ".venv-bench/bin/python", "vips+shrink-on-load"),
-    ("PixelFlow transform (Pillow-SIMD)", Path(sys.executable), "pixelflow-transform"),
+    ("Pillow", ROOT / ".venv-bench/bin/python", "pillow", None),
+    ("Pillow + draft", ROOT / ".venv-bench/bin/python", "pillow+draft", None),
+    ("Pillow-SIMD", Path(sys.executable), "pillow", None),
+    ("Pillow-SIMD + draft", Path(sys.executable), "pillow+draft", None),
+    ("libvips", ROOT / ".venv-bench/bin/python", "vips", None),
+    ("libvips + shrink-on-load", ROOT / ".venv-bench/bin/python", "vips+shrink-on-load", None),
+    ("PixelFlow transform (Pillow-SIMD)", Path(sys.executable), "pixelflow-transform", None),
+    ("PixelFlow transform, SSE4.1 build (amd64 without AVX2)", Path(sys.executable), "pixelflow-transform", "sse4"),
+    ("PixelFlow transform, stock Pillow (the arm64 image)", Path(sys.executable), "pixelflow-transform", "stock"),
 ]
 
 
 def engine(groups: list[Path], passes: int) -> list[dict[str, Any]]:
     results = []
-    for label, python, variant in VARIANTS:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "VIPS_CONCURRENCY": "1", "OMP_NUM_THREADS": "1"}
+    for label, python, variant, build in VARIANTS:
+        path = os.pathsep.join([str(CACHE / f"pillow-{build}"), str(ROOT)] if build else [str(ROOT)])
+        env = {**os.environ, "PYTHONPATH": path, "VIPS_CONCURRENCY": "1", "OMP_NUM_THREADS": "1"}
         out = subprocess.run(
             ["taskset", "-c", "0", str(python), str(ENGINE), variant, str(passes), *map(str, groups)],
             capture_output=True,

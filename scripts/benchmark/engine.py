@@ -94,17 +94,13 @@ VARIANTS: dict[str, Callable[[], Callable[[bytes], int]]] = {
 
 
 def engine_name() -> str:
+    """The Pillow this process imports: the one first on the path, whatever else is installed."""
     try:
-        from importlib.metadata import PackageNotFoundError, version
-
         import PIL
-
-        try:
-            return f"Pillow-SIMD {version('pillow-simd')}"
-        except PackageNotFoundError:
-            return f"Pillow {PIL.__version__}"
     except ImportError:
         return ""
+    # Pillow-SIMD's versions carry a .postN that stock Pillow's never do.
+    return f"{'Pillow-SIMD' if '.post' in PIL.__version__ else 'Pillow'} {PIL.__version__.split('.post')[0]}"
 
 
 def measure(variant: str, group_dir: Path, passes: int) -> dict[str, object]:
