@@ -50,16 +50,14 @@ class Image:
     ref: str
     config: dict[str, Any] = field(init=False)
     healthcheck: list[str] = field(init=False)
+    arch: str = field(init=False)
 
     def __post_init__(self) -> None:
         inspected = json.loads(buildah("inspect", "--type", "image", self.ref))
         self.config = inspected["OCIv1"]["config"]
+        self.arch = inspected["OCIv1"]["architecture"]
         health = (inspected.get("Docker") or {}).get("config", {}).get("Healthcheck") or {}
         self.healthcheck = health.get("Test") or []
-
-    @property
-    def arch(self) -> str:
-        return str(json.loads(buildah("inspect", "--type", "image", self.ref))["OCIv1"]["architecture"])
 
     @property
     def env(self) -> dict[str, str]:
