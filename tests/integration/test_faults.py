@@ -4,6 +4,7 @@ Each test runs a relay and a worker of its own on a queue of its own (the
 session's relay is paused meanwhile), so that failpoints reach only them.
 """
 
+import json
 import os
 import signal
 import time
@@ -22,6 +23,7 @@ from core.jobstore import JobStore
 from scripts.stack import Relay, Worker, cli, wait_until
 from tasks.topology import delete_all
 from tests import images
+from tests.integration.conftest import RecordingServer
 from tests.integration.test_api import upload
 from tests.integration.test_pipeline import run_job
 
@@ -102,14 +104,13 @@ def test_operators_list_show_and_replay_dead_letters_from_the_celery_cli(
     assert job["id"] in celery_cli("dlq", "list", "--all")
 
 
-def test_a_job_canceled_mid_step_stops_before_the_next_one(
-    client: FlaskClient, own_stack: Stack, jobs: JobStore
+def test_a_job_canceled_mid_step_stops_before_the_next_one_and_the_client_hears_of_it(
+    client: FlaskClient, own_stack: Stack, jobs: JobStore, http_peer: RecordingServer
 ) -> None:
     worker = own_stack(["transform:sleep"])
     key = upload(client, images.jpeg(300, 200))
-    job_id = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}).json[
-        "id"
-    ]
+    spec = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}], "webhook_url": f"{http_peer.url}/h"}
+    job_id = client.post("/v1/jobs", json=spec).json["id"]
     worker.wait_for_task("transform")
     assert client.post(f"/v1/jobs/{job_id}/cancel").json["status"] == "canceled"
     # The transform's failpoint sleeps 3 s, then the step finds the job canceled and drops the chain.
@@ -125,3 +126,8 @@ def test_a_job_canceled_mid_step_stops_before_the_next_one(
     assert job["outputs"][0]["key"] is None and job["outputs"][0]["url"] is None
     stored = jobs.get(uuid.UUID(job_id))
     assert stored is not None and stored.outputs[0].key is None
+    # The step that found the job canceled handed it to notify: one job.canceled delivery.
+    wait_until(lambda: [r for r in http_peer.requests if r[0] == "POST"], 30, "the job.canceled webhook")
+    [(_, _, _, body)] = [r for r in http_peer.requests if r[0] == "POST"]
+    event = json.loads(body)
+    assert (event["type"], event["data"]["id"], event["data"]["status"]) == ("job.canceled", job_id, "canceled")
