@@ -30,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from config import Settings, get_settings
 from core.migrations import upgrade
 from scripts.stack import ROOT, Relay, S3Server, Worker, wait_until
+from tests.conftest import RUN_ID
 
 __all__ = ["ROOT", "Relay", "S3Server", "Worker", "wait_until"]
 
@@ -145,7 +146,8 @@ def stack(relay: Relay, settings: Settings, tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def worker(relay: Relay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     """A worker, and the relay that feeds it."""
-    w = Worker("pixelflow-test", tmp_path_factory.mktemp("worker") / "worker.log")
+    # The node name is the run's own: a second test run on this machine must not share its pidbox queue.
+    w = Worker(f"pixelflow-test-{RUN_ID}", tmp_path_factory.mktemp("worker") / "worker.log")
     w.start()
     yield w
     w.stop()

@@ -99,7 +99,8 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(own_datab
         # The server ends the pooled connection (as a restart does) while it is idle.
         with psycopg.connect(database, autocommit=True) as admin:
             ended = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pixelflow-test-stale'"
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'pixelflow-test-stale' AND datname = current_database()"
             ).fetchall()
         assert ended == [(True,)]
         time.sleep(CHECK_AFTER_IDLE + 0.2)

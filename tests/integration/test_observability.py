@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config import Settings
 from scripts.stack import BIN, ROOT, Exporter, Process, Worker, free_port, listening, wait_until
 from tests import images
+from tests.conftest import RUN_ID
 from tests.integration.test_api import upload
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -150,7 +151,7 @@ def test_flower_sees_the_workers_and_wants_a_password(worker: Worker, tmp_path: 
         assert httpx.get(f"{base}/api/workers", timeout=10).status_code == 401
         workers = httpx.get(f"{base}/api/workers?refresh=1", auth=("ops", "flower-secret"), timeout=30)
         assert workers.status_code == 200, workers.text
-        assert any(name.startswith("pixelflow-test@") for name in workers.json()), workers.json()
+        assert any(name.startswith(f"pixelflow-test-{RUN_ID}@") for name in workers.json()), workers.json()
         # Its metrics name every worker and task: behind the same login (Flower serves them open).
         assert httpx.get(f"{base}/metrics", timeout=10).status_code == 401
         metrics = httpx.get(f"{base}/metrics", auth=("ops", "flower-secret"), timeout=10)

@@ -31,7 +31,17 @@ def test_a_worker_refuses_to_start_when_no_pillow_build_renders_on_its_cpu(servi
     (fake / "PIL").mkdir(parents=True)
     (fake / "PIL" / "__init__.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
     result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO", "-n", "nocpu@%h"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "--loglevel=INFO",
+            "-n",
+            f"nocpu-{fake.parent.name}@%h",
+        ],
         env={**os.environ, "PYTHONPATH": f"{fake}:{ROOT}", "PIXELFLOW_WORKER_METRICS_PORT": "0"},
         capture_output=True,
         text=True,
@@ -58,7 +68,7 @@ def test_the_workers_heartbeat_stops_while_its_consumer_has_no_broker_and_resume
     tmpdir.mkdir()
     limit = liveness.BEAT_EVERY + 3
     worker = Worker(
-        "heartbeat",
+        f"heartbeat-{settings.queue}",
         tmp_path / "worker.log",
         concurrency=1,
         env={"PIXELFLOW_BROKER_URL": node.url, "PIXELFLOW_QUEUE": f"{settings.queue}-beat", "TMPDIR": str(tmpdir)},
