@@ -23,13 +23,8 @@ class ApiServices:
 
     @classmethod
     def create(cls, settings: Settings) -> ApiServices:
-        jobs = JobStore(
-            settings.database_url,
-            settings.db_pool_min,
-            settings.db_pool_max,
-            name="pixelflow-api",
-            timeout=settings.db_timeout,
-            connect_options=timeouts.postgres(settings),
+        jobs = JobStore.for_settings(
+            settings, settings.db_pool_min, settings.db_pool_max, "pixelflow-api", timeout=settings.db_timeout
         )
         jobs.open()
         store = S3ObjectStore(settings)

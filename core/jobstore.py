@@ -29,7 +29,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from core import redact
+from config import Settings
+from core import redact, timeouts
 from core.errors import DatabaseUnavailable, IdempotencyConflict, IdempotencyKeyReused
 from core.spec import OutputSpec
 
@@ -116,12 +117,16 @@ class JobStore:
             database_url,
             min_size=min_size,
             max_size=max_size,
-            # connect_options: the bounds on a silent peer (core/timeouts.py).
             kwargs={**(connect_options or {}), "application_name": name, "row_factory": dict_row},
             check=self._check,
             timeout=timeout,  # waiting for a connection, then DatabaseUnavailable
             open=False,
         )
+
+    @classmethod
+    def for_settings(cls, settings: Settings, min_size: int, max_size: int, name: str, timeout: float = 10) -> JobStore:
+        """A store on the settings' database, its connections bounded against a silent peer (core/timeouts.py)."""
+        return cls(settings.database_url, min_size, max_size, name, timeout, timeouts.postgres(settings))
 
     def open(self) -> None:
         self.pool.open()

@@ -134,6 +134,22 @@ class S3Server(Process):
         assert self.alive(), self.output()
 
 
+def worker_argv(python: str, node: str, concurrency: int) -> list[str]:
+    """``celery -A tasks worker`` as the tests start one: INFO log (its " ready." line), a node name of its own."""
+    return [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "tasks",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "-n",
+        node,
+    ]
+
+
 class Worker(Process):
     """``celery -A tasks worker`` with the settings in its environment (metrics not served unless env names a port)."""
 
@@ -148,16 +164,7 @@ class Worker(Process):
         super().__init__(
             name,
             [
-                str(BIN / "python"),
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                "-n",
-                f"{name}@%h",
+                *worker_argv(str(BIN / "python"), f"{name}@%h", concurrency),
                 "--without-mingle",
                 "--without-gossip",
                 *(extra or []),

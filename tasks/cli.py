@@ -19,14 +19,13 @@ from contextlib import contextmanager
 import click
 
 from config import get_settings
-from core import timeouts
 from core.jobstore import JobStore
 
 
 @contextmanager
 def _jobs() -> Iterator[JobStore]:
     settings = get_settings()
-    store = JobStore(settings.database_url, 1, 1, name="pixelflow-cli", connect_options=timeouts.postgres(settings))
+    store = JobStore.for_settings(settings, 1, 1, "pixelflow-cli")
     store.open()
     try:
         yield store

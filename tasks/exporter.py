@@ -32,7 +32,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from config import Settings, get_settings
-from core import redact, timeouts
+from core import redact
 from core.errors import DatabaseUnavailable
 from core.jobstore import JobStore
 from tasks.celery_app import app
@@ -113,9 +113,7 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     redact.install(settings)
     # A scrape waits at most 3 s for the database (Prometheus gives up after 10 s by default).
-    jobs = JobStore(
-        settings.database_url, 1, 1, name="pixelflow-exporter", timeout=3, connect_options=timeouts.postgres(settings)
-    )
+    jobs = JobStore.for_settings(settings, 1, 1, "pixelflow-exporter", timeout=3)
     jobs.open()  # without waiting: the database may come up later, and scrapes say so meanwhile
     registry = CollectorRegistry()
     registry.register(BacklogCollector(settings, jobs))

@@ -53,9 +53,7 @@ def publish(job_id: uuid.UUID) -> None:
 class Relay:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs = JobStore(
-            settings.database_url, 1, 1, name="pixelflow-relay", connect_options=timeouts.postgres(settings)
-        )
+        self.jobs = JobStore.for_settings(settings, 1, 1, "pixelflow-relay")
         self.running = True
 
     def publish(self, job_id: uuid.UUID) -> None:

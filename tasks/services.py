@@ -10,7 +10,6 @@ import os
 from dataclasses import dataclass
 
 from config import Settings, get_settings
-from core import timeouts
 from core.jobstore import JobStore
 from core.objectstore import ObjectStore, S3ObjectStore
 
@@ -29,13 +28,7 @@ def services() -> Services:
     global _current
     if _current is None or _current[0] != os.getpid():
         settings = get_settings()
-        jobs = JobStore(
-            settings.database_url,
-            0,
-            2,
-            name=f"pixelflow-worker-{os.getpid()}",
-            connect_options=timeouts.postgres(settings),
-        )
+        jobs = JobStore.for_settings(settings, 0, 2, f"pixelflow-worker-{os.getpid()}")
         jobs.open()
         _current = (os.getpid(), Services(settings, jobs, S3ObjectStore(settings)))
     return _current[1]

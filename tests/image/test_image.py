@@ -26,7 +26,7 @@ from PIL import Image as PILImage
 
 from config import Settings
 from scripts.demo_client import sample_jpeg
-from scripts.stack import ROOT, free_port, wait_until
+from scripts.stack import ROOT, free_port, wait_until, worker_argv
 from tests.image.container import Container, Image, run
 from tests.integration.conftest import S3Server
 from tests.support.forwarder import Forwarder
@@ -330,23 +330,13 @@ def test_a_worker_on_a_cpu_without_avx2_finishes_jobs_and_one_without_sse4_refus
 ) -> None:
     amd64_only(image)
     assert QEMU, "scripts/image-check installs qemu-user-static"
-    celery = [
-        "/opt/pixelflow/bin/python",
-        "-m",
-        "celery",
-        "-A",
-        "tasks",
-        "worker",
-        "--loglevel=INFO",
-        "--concurrency=1",
-    ]
-    celery += ["-n", "westmere@%h"]
+    python = "/opt/pixelflow/bin/python"
     native = deployment.containers["worker"]
     native.stop()
     westmere = Container(
         image,
         "worker-westmere",
-        ["/tmp/qemu-x86_64-static", "-cpu", "Westmere", *celery],
+        ["/tmp/qemu-x86_64-static", "-cpu", "Westmere", *worker_argv(python, "westmere@%h", 1)],
         deployment.env,
         logs / "worker-westmere.log",
         entrypoint=[],
@@ -363,7 +353,7 @@ def test_a_worker_on_a_cpu_without_avx2_finishes_jobs_and_one_without_sse4_refus
         deployment.containers["worker"] = native.__class__(
             image, "worker", ["worker"], deployment.env, logs / "worker.log"
         ).start()
-    old = ["/tmp/qemu-x86_64-static", "-cpu", "qemu64", *celery[:-2], "-n", "qemu64@%h"]
+    old = ["/tmp/qemu-x86_64-static", "-cpu", "qemu64", *worker_argv(python, "qemu64@%h", 1)]
     code, output = run(image, "worker-qemu64", old, deployment.env, logs, timeout=300, entrypoint=[], copy_in=[QEMU])
     assert code == 78, output
     assert "not starting: no Pillow build" in output and "SSE4.1" in output, output

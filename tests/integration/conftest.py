@@ -29,7 +29,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings, get_settings
 from core.migrations import upgrade
-from scripts.stack import ROOT, Relay, S3Server, Worker, wait_until
+from scripts.stack import ROOT, BrokerNode, Relay, S3Server, Worker, wait_until
 from tests.conftest import RUN_ID
 
 __all__ = ["ROOT", "Relay", "S3Server", "Worker", "wait_until"]
@@ -121,6 +121,19 @@ def api_key(app: Flask) -> str:
 @pytest.fixture()
 def client(app: Flask, api_key: str) -> FlaskClient:
     return authed(app, api_key)
+
+
+@pytest.fixture()
+def fresh_node(tmp_path: Path) -> Iterator[BrokerNode]:
+    """A RabbitMQ node of the test's own, for faults of the broker itself.
+
+    One per test: after a kill -9, quorum queues deleted earlier on the same
+    node left RabbitMQ 3.10 recovering slowly enough to stall a scenario.
+    """
+    broker = BrokerNode(tmp_path / "rabbit")
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -173,16 +173,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerNode]:
     broker.stop()
 
 
-@pytest.fixture()
-def fresh_node(tmp_path: Path) -> Iterator[BrokerNode]:
-    # A node of its own: after a kill -9, quorum queues deleted earlier on the same node
-    # left RabbitMQ 3.10 recovering slowly enough to stall the scenario.
-    broker = BrokerNode(tmp_path / "rabbit")
-    broker.start()
-    yield broker
-    broker.stop()
-
-
 def _on_node(stack: faultkit.FaultStack, node: BrokerNode) -> None:
     stack.env["PIXELFLOW_BROKER_URL"] = node.url
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from config import Settings
 from core import liveness
-from scripts.stack import ROOT, BrokerNode, Worker, wait_until
+from scripts.stack import ROOT, BrokerNode, Worker, wait_until, worker_argv
 
 
 def probe(tmpdir: Path, limit: float) -> int:
@@ -31,17 +28,7 @@ def test_a_worker_refuses_to_start_when_no_pillow_build_renders_on_its_cpu(servi
     (fake / "PIL").mkdir(parents=True)
     (fake / "PIL" / "__init__.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tasks",
-            "worker",
-            "--loglevel=INFO",
-            "-n",
-            f"nocpu-{fake.parent.name}@%h",
-        ],
+        worker_argv(sys.executable, f"nocpu-{tmp_path.name}@%h", 1),
         env={**os.environ, "PYTHONPATH": f"{fake}:{ROOT}", "PIXELFLOW_WORKER_METRICS_PORT": "0"},
         capture_output=True,
         text=True,
@@ -53,17 +40,10 @@ def test_a_worker_refuses_to_start_when_no_pillow_build_renders_on_its_cpu(servi
     assert " ready." not in result.stdout + result.stderr
 
 
-@pytest.fixture()
-def node(tmp_path: Path) -> Iterator[BrokerNode]:
-    broker = BrokerNode(tmp_path / "rabbit")
-    broker.start()
-    yield broker
-    broker.stop()
-
-
 def test_the_workers_heartbeat_stops_while_its_consumer_has_no_broker_and_resumes_after(
-    services_up: None, node: BrokerNode, settings: Settings, tmp_path: Path
+    services_up: None, fresh_node: BrokerNode, settings: Settings, tmp_path: Path
 ) -> None:
+    node = fresh_node
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     limit = liveness.BEAT_EVERY + 3

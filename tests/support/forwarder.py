@@ -3,9 +3,10 @@
 This kernel has no netem, so latency is made here: each chunk read from one
 side is written to the other ``delay`` seconds later, pipelined (a chunk
 waits its own delay, not the sum of those before it), in both directions, so
-a round trip costs twice ``delay``. ``silence()`` stops moving bytes without
-closing anything: the peers see no RST and no FIN, as when a host vanishes.
-It runs an asyncio loop in a thread of its own.
+a round trip costs twice ``delay``. It counts the round trips it carries
+(``turns``) and runs an asyncio loop in a thread of its own. (A host that
+vanishes is a link taken down, tests/support/netbed.py: a forwarder's own
+kernel would still acknowledge what it is sent.)
 
 Either side may be in a network namespace (``listen_ns``, ``target_ns``):
 the sockets are made inside it (tests/support/netns.py), so the test
@@ -40,9 +41,7 @@ class Forwarder:
         self.delay = delay
         self.listen_ns = listen_ns
         self.target_ns = target_ns
-        self.silent = False
         self.port = 0
-        self.connections = 0
         # Turns: runs of bytes from the client side that follow an answer (or open the connection). A
         # request-response protocol makes one per round trip; pipelined requests share one.
         self.turns = 0
@@ -50,10 +49,6 @@ class Forwarder:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="forwarder")
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-
-    @property
-    def address(self) -> str:
-        return f"{self.listen[0]}:{self.port}"
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
@@ -72,25 +67,18 @@ class Forwarder:
         self.port = server.sockets[0].getsockname()[1]
         return server
 
-    def close_listener(self) -> None:
-        """Stop accepting (connections already made go on); start() opens the same port again."""
-        if self._server is not None:
-            self._call(self._close_server(self._server))
-            self._server = None
-
     @staticmethod
     async def _close_server(server: asyncio.Server) -> None:
         server.close()
         await server.wait_closed()
 
-    def silence(self, on: bool = True) -> None:
-        self.silent = on
-
     def stop(self) -> None:
         """Close the listener and every connection, and end the thread."""
         if not self._thread.is_alive():
             return
-        self.close_listener()
+        if self._server is not None:
+            self._call(self._close_server(self._server))
+            self._server = None
 
         async def drop() -> None:
             for writer in list(self._writers):
@@ -108,7 +96,6 @@ class Forwarder:
         self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
         try:
             sock = netns.make_socket(self.target_ns)
             sock.setblocking(False)
@@ -151,8 +138,6 @@ class Forwarder:
                 if not data:
                     break
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-                while self.silent:
-                    await asyncio.sleep(0.05)
                 writer.write(data)
                 await writer.drain()
             with contextlib.suppress(OSError):
@@ -162,8 +147,6 @@ class Forwarder:
         try:
             while True:
                 data = await reader.read(65536)
-                while self.silent:
-                    await asyncio.sleep(0.05)
                 if data and last[0] != side:
                     last[0] = side
                     if side == "up":
