@@ -4,6 +4,7 @@ Off unless PIXELFLOW_FAILPOINTS names them, as "point:action" or "point:action:f
 
     point    fetch | validate | transform | upload | notify   before the step runs
              <step>.after                                     after the step, before the next is sent
+             transform.before-commit                          outputs written, not yet recorded
              upload.before-commit                             outputs copied, job not yet marked done
              relay.after-publish                              chain published, outbox row not yet marked
     action   kill (SIGKILL this process), exit (os._exit(137)), sleep (3 s)
@@ -14,17 +15,24 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
-# Set by the task layer for the message being run: False on a redelivery.
-first_delivery = True
+
+class _Delivery(threading.local):
+    # Set by the task layer for the message being run: False on a redelivery. Per thread: an I/O worker
+    # runs several steps at once.
+    first = True
+
+
+delivery = _Delivery()
 
 
 def fire(failpoints: list[str], point: str) -> None:
     for failpoint in failpoints:
         name, _, rest = failpoint.partition(":")
         action, _, when = rest.partition(":")
-        if name != point or (when == "first" and not first_delivery):
+        if name != point or (when == "first" and not delivery.first):
             continue
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)

@@ -7,6 +7,13 @@ the broker and a job accepted while the broker is down is not lost.
 Status changes are guarded transitions, ``UPDATE … WHERE status IN (…)``:
 a repeated or late step finds the row already moved on and changes nothing.
 
+Each call a step makes is one statement, one round trip: a job is read with
+its ledger and outputs in one SELECT, and a step's effect (its guarded
+update, its ledger row, its outputs) is written by one statement of
+data-modifying CTEs, atomic as a transaction but without BEGIN and COMMIT
+each costing a round trip more. With the database 2 ms away a step's calls
+cost it 4 ms, not 20.
+
     queued ──start──▶ processing ──succeed──▶ succeeded
        ├──────────────────┴────────fail─────▶ failed ───┐
        └──────────────────┴───────cancel────▶ canceled ─┴─retry──▶ queued
@@ -15,9 +22,8 @@ a repeated or late step finds the row already moved on and changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import time
+import select
 import uuid
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +49,7 @@ TERMINAL = ("succeeded", "failed", "canceled")
 class Output:
     spec: OutputSpec
     staged_key: str | None = None
+    """Where transform wrote the output: its final key (or, from earlier versions, a staging key upload copies)."""
     key: str | None = None
     width: int | None = None
     height: int | None = None
@@ -91,11 +98,9 @@ _JOB_COLUMNS = (
     "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
     "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder,"
     " ARRAY(SELECT step FROM job_steps s WHERE s.job_id = jobs.id"
-    " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done"
+    " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done,"
+    " ARRAY(SELECT to_jsonb(o) FROM job_outputs o WHERE o.job_id = jobs.id ORDER BY o.position) AS outputs_rows"
 )
-
-
-CHECK_AFTER_IDLE = 0.5  # seconds
 
 
 class JobStore:
@@ -108,16 +113,18 @@ class JobStore:
         timeout: float = 10,
         connect_options: dict[str, Any] | None = None,
     ) -> None:
-        # A connection idle for a while is tested when it is taken from the pool (one empty
-        # query), so that a restarted server costs no failed call: a stale connection is
-        # replaced, not used. One used in the last CHECK_AFTER_IDLE seconds is trusted, as
-        # HikariCP's aliveBypassWindowMs does: a busy pool pays no extra round trip.
-        self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
+        # Connections are in autocommit: a single statement needs no BEGIN and COMMIT around it, and tx()
+        # opens a transaction where several statements must be one.
         self.pool = ConnectionPool(
             database_url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={**(connect_options or {}), "application_name": name, "row_factory": dict_row},
+            kwargs={
+                **(connect_options or {}),
+                "application_name": name,
+                "row_factory": dict_row,
+                "autocommit": True,
+            },
             check=self._check,
             timeout=timeout,  # waiting for a connection, then DatabaseUnavailable
             open=False,
@@ -134,24 +141,37 @@ class JobStore:
     def close(self) -> None:
         self.pool.close()
 
-    def _check(self, conn: psycopg.Connection[Any]) -> None:
-        if time.monotonic() - self._last_used.get(conn, 0.0) > CHECK_AFTER_IDLE:
+    @staticmethod
+    def _check(conn: psycopg.Connection[Any]) -> None:
+        """Test a connection taken from the pool only if the server has said something on it since.
+
+        An idle connection has nothing to read unless the server ended it (a restart, an
+        administrator, an idle timeout sends its goodbye and closes): then it is tested (one
+        empty query), found dead and replaced, and no call fails for it. A silent socket is
+        trusted without a round trip; a peer that vanished without a word is bounded by the
+        connection's timeouts (core/timeouts.py) instead.
+        """
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        if readable:
             ConnectionPool.check_connection(conn)
 
     @contextmanager
     def tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        """A transaction (BEGIN … COMMIT): for several statements that must be one."""
+        with self.statement() as cur, cur.connection.transaction():
+            yield cur
+
+    @contextmanager
+    def statement(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        """A cursor in autocommit: each statement is its own transaction, one round trip."""
         try:
-            with self.pool.connection() as conn:
-                try:
-                    with conn.transaction(), conn.cursor() as cur:
-                        yield cur
-                finally:
-                    self._last_used[conn] = time.monotonic()
+            with self.pool.connection() as conn, conn.cursor() as cur:
+                yield cur
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise DatabaseUnavailable(f"database unreachable: {exc}") from None
 
     def ping(self) -> None:
-        with self.tx() as cur:
+        with self.statement() as cur:
             cur.execute("SELECT 1")
 
     def create(
@@ -323,34 +343,15 @@ class JobStore:
         return self._select(f"{where} ORDER BY id DESC LIMIT %s", (*params, limit))
 
     def _select(self, tail: str, params: Sequence[object]) -> list[Job]:
-        with self.tx() as cur:
+        """Jobs with their ledger and outputs, in one statement."""
+        with self.statement() as cur:
             cur.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {tail}", params)  # noqa: S608
             rows = cur.fetchall()
-            if not rows:
-                return []
-            cur.execute(
-                "SELECT * FROM job_outputs WHERE job_id = ANY(%s) ORDER BY job_id, position",
-                ([r["id"] for r in rows],),
-            )
-            outputs: dict[uuid.UUID, list[Output]] = {}
-            for o in cur.fetchall():
-                spec = OutputSpec.from_fields(
-                    {k: o[k] for k in ("name", "format", "width", "height", "fit", "quality")} | o["options"]
-                )
-                outputs.setdefault(o["job_id"], []).append(
-                    Output(
-                        spec,
-                        o["staged_key"],
-                        o["key"],
-                        o["result_width"],
-                        o["result_height"],
-                        o["bytes"],
-                        o["result_format"],
-                    )
-                )
-        return [
-            Job(**(r | {"steps_done": tuple(r["steps_done"])}), outputs=tuple(outputs.get(r["id"], ()))) for r in rows
-        ]
+        jobs = []
+        for r in rows:
+            outputs = tuple(_output(o) for o in r.pop("outputs_rows"))
+            jobs.append(Job(**(r | {"steps_done": tuple(r["steps_done"])}), outputs=outputs))
+        return jobs
 
     def start(self, job_id: uuid.UUID) -> bool:
         """queued → processing. False when the job is already past it."""
@@ -378,53 +379,74 @@ class JobStore:
 
     def stage_outputs(
         self, job_id: uuid.UUID, staged: Sequence[Output], placeholder: str | None = None, compute_ms: int = 0
-    ) -> None:
-        """Record the rendered outputs (and the placeholder, and the render's CPU time) of a job still processing."""
-        with self.tx() as cur:
-            cur.execute("UPDATE jobs SET compute_ms = %s WHERE id = %s AND status = 'processing'", (compute_ms, job_id))
-            if cur.rowcount != 1:
-                return
-            _record_step(cur, job_id, "transform")
-            cur.executemany(
-                "UPDATE job_outputs SET staged_key = %s, result_width = %s, result_height = %s, bytes = %s,"
-                " result_format = %s WHERE job_id = %s AND name = %s",
-                [(o.staged_key, o.width, o.height, o.bytes, o.format, job_id, o.spec.name) for o in staged],
-            )
-            if placeholder is not None:
-                cur.execute(
-                    "UPDATE jobs SET placeholder = %s WHERE id = %s AND status = 'processing'", (placeholder, job_id)
-                )
+    ) -> bool:
+        """Record the rendered outputs (and the placeholder, and the render's CPU time) of a job still processing.
 
-    def succeed(self, job_id: uuid.UUID, keys: dict[str, str]) -> bool:
-        """processing → succeeded, with every output's final key, in one transaction."""
-        with self.tx() as cur:
-            cur.execute(
-                "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = %s AND status = 'processing'",
-                (job_id,),
-            )
-            if cur.rowcount != 1:
-                return False
-            _record_step(cur, job_id, "upload")
-            cur.executemany(
-                "UPDATE job_outputs SET key = %s WHERE job_id = %s AND name = %s",
-                [(key, job_id, name) for name, key in keys.items()],
-            )
-            # Usage, exactly once: in the transaction that made the job succeed.
+        False when the job is no longer processing (nothing is recorded)."""
+        with self.statement() as cur:
             cur.execute(
                 """
-                INSERT INTO usage (job_id, tenant, pixels, bytes_in, bytes_out, bytes_saved, compute_ms)
-                SELECT j.id, j.tenant,
-                       COALESCE(j.source_width::bigint * j.source_height * COALESCE(j.source_frames, 1), 0),
-                       COALESCE(j.source_bytes, 0), o.total,
-                       GREATEST(COALESCE(j.source_bytes, 0) * o.n - o.total, 0), COALESCE(j.compute_ms, 0)
-                FROM jobs j, LATERAL (SELECT COALESCE(sum(bytes), 0) AS total, count(*) AS n
-                                      FROM job_outputs WHERE job_id = j.id) o
-                WHERE j.id = %s
-                ON CONFLICT (job_id) DO NOTHING
+                WITH job AS (
+                    UPDATE jobs SET compute_ms = %(compute_ms)s, placeholder = COALESCE(%(placeholder)s, placeholder)
+                    WHERE id = %(id)s AND status = 'processing' RETURNING id
+                ), step AS (
+                    INSERT INTO job_steps (job_id, step) SELECT id, 'transform' FROM job ON CONFLICT DO NOTHING
+                )
+                UPDATE job_outputs o
+                SET staged_key = r.staged_key, result_width = r.width, result_height = r.height, bytes = r.bytes,
+                    result_format = r.format
+                FROM unnest(%(names)s::text[], %(keys)s::text[], %(widths)s::int[], %(heights)s::int[],
+                            %(bytes)s::bigint[], %(formats)s::text[])
+                     AS r(name, staged_key, width, height, bytes, format)
+                WHERE o.job_id IN (SELECT id FROM job) AND o.name = r.name
                 """,
-                (job_id,),
+                {
+                    "id": job_id,
+                    "compute_ms": compute_ms,
+                    "placeholder": placeholder,
+                    "names": [o.spec.name for o in staged],
+                    "keys": [o.staged_key for o in staged],
+                    "widths": [o.width for o in staged],
+                    "heights": [o.height for o in staged],
+                    "bytes": [o.bytes for o in staged],
+                    "formats": [o.format for o in staged],
+                },
             )
-            return True
+            return cur.rowcount > 0
+
+    def succeed(self, job_id: uuid.UUID, keys: dict[str, str]) -> bool:
+        """processing → succeeded, with every output's final key and the job's usage, in one statement."""
+        with self.statement() as cur:
+            # Usage, exactly once: in the statement that made the job succeed. The CTEs see the rows as they
+            # were before it (source sizes and output bytes, which this statement does not change).
+            cur.execute(
+                """
+                WITH job AS (
+                    UPDATE jobs SET status = 'succeeded', finished_at = now()
+                    WHERE id = %(id)s AND status = 'processing' RETURNING id
+                ), step AS (
+                    INSERT INTO job_steps (job_id, step) SELECT id, 'upload' FROM job ON CONFLICT DO NOTHING
+                ), outputs AS (
+                    UPDATE job_outputs o SET key = r.key
+                    FROM unnest(%(names)s::text[], %(keys)s::text[]) AS r(name, key)
+                    WHERE o.job_id IN (SELECT id FROM job) AND o.name = r.name
+                ), used AS (
+                    INSERT INTO usage (job_id, tenant, pixels, bytes_in, bytes_out, bytes_saved, compute_ms)
+                    SELECT j.id, j.tenant,
+                           COALESCE(j.source_width::bigint * j.source_height * COALESCE(j.source_frames, 1), 0),
+                           COALESCE(j.source_bytes, 0), o.total,
+                           GREATEST(COALESCE(j.source_bytes, 0) * o.n - o.total, 0), COALESCE(j.compute_ms, 0)
+                    FROM jobs j, LATERAL (SELECT COALESCE(sum(bytes), 0) AS total, count(*) AS n
+                                          FROM job_outputs WHERE job_id = j.id) o
+                    WHERE j.id IN (SELECT id FROM job)
+                    ON CONFLICT (job_id) DO NOTHING
+                )
+                SELECT count(*) AS n FROM job
+                """,
+                {"id": job_id, "names": list(keys), "keys": list(keys.values())},
+            )
+            row = cur.fetchone()
+        return bool(row and row["n"] == 1)
 
     def fail(self, job_id: uuid.UUID, code: str, message: str) -> bool:
         """queued|processing → failed. False when the job had already ended."""
@@ -585,15 +607,35 @@ class JobStore:
         )
 
     def _update(self, sql: str, params: Sequence[object], done: tuple[uuid.UUID, str] | None = None) -> bool:
-        """One guarded UPDATE; when it applied, the (job, step) it completes goes into the ledger with it."""
-        with self.tx() as cur:
-            cur.execute(sql, params)
-            if cur.rowcount != 1:
-                return False
-            if done:
-                _record_step(cur, *done)
-            return True
+        """One guarded UPDATE; when it applied, the (job, step) it completes goes into the ledger with it.
+
+        Both in one statement: the UPDATE (``RETURNING id``) feeds the ledger's INSERT.
+        """
+        with self.statement() as cur:
+            if done is None:
+                cur.execute(sql, params)
+                return cur.rowcount == 1
+            cur.execute(
+                f"WITH changed AS ({sql} RETURNING id), step AS ("  # noqa: S608  (sql is this module's own)
+                " INSERT INTO job_steps (job_id, step) SELECT %s, %s FROM changed ON CONFLICT DO NOTHING)"
+                " SELECT count(*) AS n FROM changed",
+                (*params, *done),
+            )
+            row = cur.fetchone()
+            return bool(row and row["n"] == 1)
 
 
-def _record_step(cur: psycopg.Cursor[dict[str, Any]], job_id: uuid.UUID, step: str) -> None:
-    cur.execute("INSERT INTO job_steps (job_id, step) VALUES (%s, %s) ON CONFLICT DO NOTHING", (job_id, step))
+def _output(row: dict[str, Any]) -> Output:
+    """An output from its job_outputs row (as JSON: _JOB_COLUMNS reads them with the job)."""
+    spec = OutputSpec.from_fields(
+        {k: row[k] for k in ("name", "format", "width", "height", "fit", "quality")} | (row["options"] or {})
+    )
+    return Output(
+        spec,
+        row["staged_key"],
+        row["key"],
+        row["result_width"],
+        row["result_height"],
+        row["bytes"],
+        row["result_format"],
+    )

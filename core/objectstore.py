@@ -53,7 +53,7 @@ class S3ObjectStore:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3, read=10),
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-            maxsize=10,
+            maxsize=32,  # an I/O worker's threads each hold one
         )
         common = dict(
             access_key=settings.s3_access_key,

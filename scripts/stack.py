@@ -173,6 +173,15 @@ class Worker(Process):
             {"PIXELFLOW_WORKER_METRICS_PORT": "0", **(env or {})},
         )
 
+    @classmethod
+    def role(cls, role: str, name: str, log_path: Path, env: dict[str, str] | None = None) -> Worker:
+        """A worker started as the image starts one (scripts/container-entrypoint ROLE: worker-io, worker-transform)."""
+        worker = cls(name, log_path, env=env)
+        worker.argv = [str(ROOT / "scripts/container-entrypoint"), role, "--without-mingle", "--without-gossip"]
+        worker.argv += ["-n", f"{name}@%h"]
+        worker.env["PATH"] = f"{BIN}{os.pathsep}{worker.env.get('PATH', '')}"
+        return worker
+
     def start(self) -> None:
         start = self.log_path.stat().st_size if self.log_path.exists() else 0
         super().start()

@@ -1,18 +1,17 @@
 """Celery settings, derived from PixelFlow's settings when Celery first needs them.
 
-The queue is a quorum queue on a topic exchange: with both, a retry's
+The queues are quorum queues on a topic exchange: with both, a retry's
 countdown is held by RabbitMQ (native delayed delivery), not in worker
-memory where the broker's consumer timeout would kill it.
+memory where the broker's consumer timeout would kill it. transform has a
+queue of its own (tasks/topology.py); a retry goes back to the queue it
+came from (Celery keeps the delivery's routing key).
 """
-
-from kombu import Exchange, Queue
 
 from config import get_settings
 from core import timeouts
-from tasks.topology import work_queue_arguments
+from tasks.topology import transform_queue, transform_routing_key, work_queues
 
 _settings = get_settings()
-_exchange = Exchange(_settings.queue, type="topic", durable=True)
 
 broker_url = _settings.broker_url
 broker_connection_retry_on_startup = True
@@ -23,15 +22,13 @@ broker_connection_retry_on_startup = True
 broker_heartbeat = _settings.broker_heartbeat
 broker_transport_options = timeouts.amqp(_settings)
 
-task_queues = [
-    Queue(
-        _settings.queue,
-        _exchange,
-        routing_key=f"{_settings.queue}.#",
-        queue_arguments=work_queue_arguments(_settings),
-        durable=True,
-    )
-]
+task_queues = work_queues(_settings)
+task_routes = {
+    "pixelflow.transform": {
+        "queue": transform_queue(_settings),
+        "routing_key": transform_routing_key(_settings),
+    }
+}
 task_default_queue = _settings.queue
 task_default_exchange = _settings.queue
 task_default_exchange_type = "topic"

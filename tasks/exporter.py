@@ -36,13 +36,14 @@ from core import redact
 from core.errors import DatabaseUnavailable
 from core.jobstore import JobStore
 from tasks.celery_app import app
+from tasks.topology import transform_queue
 
 log = logging.getLogger(__name__)
 
 
 class BacklogCollector(Collector):
     def __init__(self, settings: Settings, jobs: JobStore) -> None:
-        self.queues = (settings.queue, f"{settings.queue}.dead")
+        self.queues = (settings.queue, transform_queue(settings), f"{settings.queue}.dead")
         self.jobs = jobs
 
     def collect(self) -> Iterable[GaugeMetricFamily]:

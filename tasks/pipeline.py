@@ -57,7 +57,7 @@ class StepTask(Task):  # type: ignore[misc]
     def run_step(self, step: Step, job_id: str) -> None:
         svc = services()
         step_name = self.name.rsplit(".", 1)[-1]
-        failpoints.first_delivery = not (self.request.delivery_info or {}).get("redelivered", False)
+        failpoints.delivery.first = not (self.request.delivery_info or {}).get("redelivered", False)
         failpoints.fire(svc.settings.failpoints, step_name)
         jid = uuid.UUID(job_id)
         started, outcome = time.perf_counter(), "error"

@@ -1,10 +1,20 @@
 """RabbitMQ topology, declared by PixelFlow itself (the worker and the relay do it at start).
 
-    exchange {queue} (topic) ──{queue}.#──▶ quorum queue {queue}
+    exchange {queue} (topic) ──{queue}.#──────────▶ quorum queue {queue}            fetch, validate, upload, notify
+                             ──{queue}-transform.#─▶ quorum queue {queue}.transform  transform
+    (both queues)
         x-delivery-limit          a message redelivered more often (a pool child that
                                   dies on it every time) is dead-lettered, not retried forever
         x-dead-letter-exchange    {queue}.dlx, at-least-once (needs x-overflow=reject-publish)
     exchange {queue}.dlx (fanout) ──▶ quorum queue {queue}.dead
+
+Two work queues, so that a deployment can give the steps that wait on the
+network (fetch, validate, upload, notify) a thread pool of many slots, and
+transform, which keeps a core busy, a process pool sized to the cores; each
+is scaled on its own queue's depth. A worker started without -Q takes both.
+The transform key's first word differs from the queue's, so that neither
+binding (nor Celery's delayed-delivery binding, "#." + the binding) takes the
+other queue's messages.
 
 A step that fails for good is rejected without requeue, so its message lands
 in the dead-letter queue too. The relay moves dead letters into PostgreSQL
@@ -37,6 +47,30 @@ def dead_letter_queue(settings: Settings) -> Queue:
     )
 
 
+def transform_queue(settings: Settings) -> str:
+    return f"{settings.queue}.transform"
+
+
+def transform_routing_key(settings: Settings) -> str:
+    return f"{settings.queue}-transform.step"
+
+
+def work_queues(settings: Settings) -> list[Queue]:
+    """The two work queues on the work exchange: the I/O steps' and transform's."""
+    exchange = Exchange(settings.queue, type="topic", durable=True)
+    arguments = work_queue_arguments(settings)
+    return [
+        Queue(settings.queue, exchange, routing_key=f"{settings.queue}.#", queue_arguments=arguments, durable=True),
+        Queue(
+            transform_queue(settings),
+            exchange,
+            routing_key=f"{settings.queue}-transform.#",
+            queue_arguments=arguments,
+            durable=True,
+        ),
+    ]
+
+
 def work_queue_arguments(settings: Settings) -> dict[str, Any]:
     return {
         "x-queue-type": "quorum",
@@ -57,7 +91,7 @@ def declare_dead_letters(connection: Connection, settings: Settings) -> None:
 def delete_all(connection: Connection, settings: Settings) -> None:
     """Remove the queues and exchanges of ``settings.queue`` (tests and benchmarks clean up with it)."""
     channel = connection.default_channel
-    for queue in (settings.queue, f"{settings.queue}.dead"):
+    for queue in (settings.queue, transform_queue(settings), f"{settings.queue}.dead"):
         channel.queue_delete(queue)
     for exchange in (settings.queue, f"{settings.queue}.dlx"):
         channel.exchange_delete(exchange)
@@ -118,6 +152,13 @@ def definitions(settings: Settings, *, salt: bytes = b"pxfl") -> dict[str, Any]:
                 "arguments": work_queue_arguments(settings),
             },
             {
+                "name": transform_queue(settings),
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": work_queue_arguments(settings),
+            },
+            {
                 "name": f"{queue}.dead",
                 "vhost": vhost,
                 "durable": True,
@@ -125,7 +166,11 @@ def definitions(settings: Settings, *, salt: bytes = b"pxfl") -> dict[str, Any]:
                 "arguments": {"x-queue-type": "quorum"},
             },
         ],
-        "bindings": [binding(queue, queue, f"{queue}.#"), binding(dlx, f"{queue}.dead", "")],
+        "bindings": [
+            binding(queue, queue, f"{queue}.#"),
+            binding(queue, transform_queue(settings), f"{queue}-transform.#"),
+            binding(dlx, f"{queue}.dead", ""),
+        ],
     }
 
 

@@ -119,6 +119,13 @@ def main() -> None:
     parser.add_argument(
         "--skip", action="append", default=[], choices=["engine", "pipeline", "remote", "api", "memory"]
     )
+    parser.add_argument(
+        "--remote-layout",
+        action="append",
+        choices=sorted(remote.LAYOUTS),
+        help="the worker host's processes in the remote section (split: worker-io + worker-transform, the default;"
+        " single: one worker for every step); repeat for both",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     sources = corpus.build(CACHE)
@@ -144,7 +151,11 @@ def main() -> None:
             print("pipeline: done", file=sys.stderr, flush=True)
         if "remote" not in args.skip:
             if remote.netbed.available():
-                results["remote"] = remote.measure(stack, keys, count=120 if args.long else 40)
+                results["remote"] = [
+                    row
+                    for layout in args.remote_layout or ["split"]
+                    for row in remote.measure(stack, keys, count=400 if args.long else 160, layout=layout)
+                ]
             else:
                 results["remote"] = {"skipped": "needs root, iproute2 and tc (network namespaces)"}
             print("remote: done", file=sys.stderr, flush=True)

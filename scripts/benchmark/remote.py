@@ -28,6 +28,8 @@ from tests.support import netbed
 from tests.support.forwarder import Forwarder
 
 RTTS_MS = (0, 2, 20)
+# The worker host's processes, each started as the image starts that role, with its default settings.
+LAYOUTS = {"split": ("worker-io", "worker-transform"), "single": ("worker",)}
 GROUP = "jpeg-2mp"
 
 
@@ -36,7 +38,7 @@ def _hostport(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, concurrency: int = 2) -> list[dict[str, Any]]:
+def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, layout: str = "split") -> list[dict[str, Any]]:
     settings = stack.settings
     pg = conninfo_to_dict(settings.database_url)
     broker = urlsplit(settings.broker_url)
@@ -69,17 +71,22 @@ def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, concurren
         for rtt in RTTS_MS:
             for link in links.values():
                 link.delay = rtt / 2000
-            worker = Worker("pixelflow-bench-remote", stack.run_dir / f"worker-remote-{rtt}ms.log", concurrency, env)
-            host.spawn(worker)
+            workers = [
+                Worker.role(role, f"bench-{role}", stack.run_dir / f"{role}-remote-{rtt}ms.log", env)
+                for role in LAYOUTS[layout]
+            ]
+            for worker in workers:
+                host.spawn(worker)
             try:
-                burst(stack, keys[GROUP], concurrency * 4)  # warm-up: children, pools, connections
+                burst(stack, keys[GROUP], 8)  # warm-up: children, pools, connections
                 before = {name: link.turns for name, link in links.items()}
                 measured = burst(stack, keys[GROUP], count)
                 turns = {name: round((link.turns - before[name]) / count, 1) for name, link in links.items()}
             finally:
-                worker.stop()
-                host.processes.remove(worker)
-            results.append({"rtt_ms": rtt, "concurrency": concurrency, **measured, "turns_per_job": turns})
+                for worker in workers:
+                    worker.stop()
+                    host.processes.remove(worker)
+            results.append({"rtt_ms": rtt, "layout": layout, **measured, "turns_per_job": turns})
         return results
     finally:
         bed.close()

@@ -102,22 +102,27 @@ def pipeline_table(rows: list[dict[str, Any]], all_cores: dict[str, dict[str, fl
     return lines
 
 
+LAYOUT_NAMES = {"split": "worker-io + worker-transform", "single": "worker (every step)"}
+
+
 def remote_table(rows: list[dict[str, Any]] | dict[str, Any]) -> list[str]:
     if isinstance(rows, dict):
         return [f"Not measured: {rows.get('skipped')}."]
-    base = next((r["jobs_per_s"] for r in rows if r["rtt_ms"] == 0), 0)
+    base = {r.get("layout", "single"): r["jobs_per_s"] for r in rows if r["rtt_ms"] == 0}
     targets = {2: 0.95, 20: 0.80}
     lines = [
-        "| RTT to PostgreSQL, RabbitMQ and S3 | jobs (burst) | jobs/s | ÷ 0 ms (target) | p50 ms | "
+        "| worker host | RTT to PostgreSQL, RabbitMQ and S3 | jobs (burst) | jobs/s | ÷ 0 ms (target) | p50 ms | "
         "round trips per job: PostgreSQL / S3 / RabbitMQ | worker CPU ms/job | failed |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        ratio = f"{r['jobs_per_s'] / base:.2f}" if base else "–"
+        layout = r.get("layout", "single")
+        ratio = f"{r['jobs_per_s'] / base[layout]:.2f}" if base.get(layout) else "–"
         target = f" (≥ {targets[r['rtt_ms']]:.2f})" if r["rtt_ms"] in targets else ""
         turns = r["turns_per_job"]
         lines.append(
-            f"| {r['rtt_ms']} ms | {r['jobs']} | {r['jobs_per_s']:.2f} | {ratio}{target} | {r['latency_p50_ms']} | "
+            f"| {LAYOUT_NAMES.get(layout, layout)} | {r['rtt_ms']} ms | {r['jobs']} | {r['jobs_per_s']:.2f} | "
+            f"{ratio}{target} | {r['latency_p50_ms']} | "
             f"{turns['postgresql']:.1f} / {turns['s3']:.1f} / {turns['rabbitmq']:.1f} | "
             f"{r['cpu_ms_per_job'].get('worker', 0):.0f} | {r['failed']} |"
         )

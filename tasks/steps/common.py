@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from core.errors import SourceNotFound
 from core.jobstore import Job
@@ -11,6 +14,8 @@ from core.spec import staged_source_key
 from tasks.services import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def processing_job(svc: Services, job_id: uuid.UUID) -> Job | None:
@@ -36,3 +41,16 @@ def read_source(svc: Services, job: Job, length: int | None = None) -> bytes:
         return svc.store.get(source_key(job), length)
     except FileNotFoundError:
         raise SourceNotFound(f"the source {source_key(job)!r} is no longer in storage") from None
+
+
+def in_parallel(call: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """call(item) for every item at once, each in a thread: a step's object writes cost one round trip, not one each.
+
+    The first exception raised is raised here, after every call has ended.
+    """
+    items = list(items)
+    if len(items) <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(len(items), thread_name_prefix="pixelflow-io") as pool:
+        futures = [pool.submit(call, item) for item in items]
+    return [future.result() for future in futures]

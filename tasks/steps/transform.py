@@ -1,17 +1,22 @@
-"""transform: decode once, render every output, stage the results."""
+"""transform: decode once, render every output, write each at its final key.
+
+The writes go out together (one round trip, not one per output), each with
+the headers it is served with. upload makes them the job's results.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 
+from core import failpoints
 from core.errors import WatermarkNotFound
 from core.jobstore import Output
-from core.spec import CONTENT_TYPES, OutputSpec, staged_key
+from core.spec import CONTENT_TYPES, OutputSpec, result_key
 from tasks.imaging.probe import SourceInfo
-from tasks.imaging.render import render
+from tasks.imaging.render import Rendered, render
 from tasks.services import Services
-from tasks.steps.common import already_done, processing_job, read_source
+from tasks.steps.common import already_done, in_parallel, processing_job, read_source
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -40,12 +45,29 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     specs = [o.spec for o in job.outputs]
     started = time.process_time()
     rendering = render(data, info, specs, job.placeholder_requested, svc.settings.max_frames, read_overlays(svc, specs))
-    staged = []
-    for result in rendering.outputs:
-        key = staged_key(job_id, result.spec.name, result.format)
-        # Staged with its final headers: upload's copy carries them along.
-        svc.store.put(key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
-        staged.append(Output(result.spec, key, None, result.width, result.height, len(result.data), result.format))
     compute_ms = round((time.process_time() - started) * 1000)
-    svc.jobs.stage_outputs(job_id, staged, rendering.placeholder, compute_ms)
+    written = [
+        Output(
+            r.spec,
+            result_key(job.tenant, job_id, r.spec.name, r.format),
+            None,
+            r.width,
+            r.height,
+            len(r.data),
+            r.format,
+        )
+        for r in rendering.outputs
+    ]
+
+    def put(pair: tuple[Output, Rendered]) -> None:
+        output, result = pair
+        assert output.staged_key is not None
+        svc.store.put(output.staged_key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
+
+    in_parallel(put, zip(written, rendering.outputs, strict=True))
+    failpoints.fire(svc.settings.failpoints, "transform.before-commit")
+    if not svc.jobs.stage_outputs(job_id, written, rendering.placeholder, compute_ms):
+        # The job ended while it rendered (canceled): its outputs will never be handed out.
+        svc.store.delete([o.staged_key for o in written if o.staged_key])
+        return False
     return True

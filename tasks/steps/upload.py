@@ -1,7 +1,11 @@
-"""upload: publish the staged outputs at their final keys and mark the job done.
+"""upload: mark the job done with its outputs' final keys (publish them to the client).
 
-Results appear at their final keys only now, when every output rendered,
-so a client never sees half a job.
+transform writes each output at its final key (one PUT, no staging copy);
+the keys reach the client only now, in the statement that makes the job
+succeed, so a client never sees half a job: the API shows no key and no URL
+before. An output staged by an earlier version (under staging/) is copied to
+its final key here first. A job that ended meanwhile (canceled) has the
+outputs transform wrote removed.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ import uuid
 
 from core import failpoints
 from core.errors import StorageUnavailable
+from core.jobstore import Job
 from core.spec import result_key, staged_source_key
 from tasks import metrics
 from tasks.services import Services
-from tasks.steps.common import already_done
+from tasks.steps.common import already_done, in_parallel
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +31,37 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
     if already_done(job, "upload"):
         return True  # the job succeeded: go on to notify
     if job.status != "processing":
+        remove_written(svc, job)
         return False
     keys = {}
+    copies = []
     for output in job.outputs:
         if output.staged_key is None:
-            raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never staged")
+            raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never written")
         keys[output.spec.name] = result_key(job.tenant, job_id, output.spec.name, output.format or output.spec.format)
-        svc.store.copy(output.staged_key, keys[output.spec.name])
+        if output.staged_key != keys[output.spec.name]:
+            copies.append((output.staged_key, keys[output.spec.name]))
+    in_parallel(lambda pair: svc.store.copy(*pair), copies)
     failpoints.fire(svc.settings.failpoints, "upload.before-commit")
     if svc.jobs.succeed(job_id, keys):
         metrics.job_finished("succeeded")
-        staged = [o.staged_key for o in job.outputs if o.staged_key]
+        staged = [source for source, _ in copies]
         if job.source_url:
             staged.append(staged_source_key(job_id))
-        try:
-            svc.store.delete(staged)
-        except StorageUnavailable as exc:
-            log.warning("staging of job %s not removed: %s", job_id, exc.message)
+        if staged:
+            try:
+                svc.store.delete(staged)
+            except StorageUnavailable as exc:
+                log.warning("staging of job %s not removed: %s", job_id, exc.message)
     return True
+
+
+def remove_written(svc: Services, job: Job) -> None:
+    """The outputs transform wrote for a job that ended without succeeding: no one will be given their keys."""
+    written = [o.staged_key for o in job.outputs if o.staged_key]
+    if job.status == "succeeded" or not written:
+        return
+    try:
+        svc.store.delete(written)
+    except StorageUnavailable as exc:
+        log.warning("outputs of ended job %s not removed: %s", job.id, exc.message)

@@ -33,7 +33,9 @@ from tests.support.forwarder import Forwarder
 
 FLOWER_LOGIN = ("pixelflow", "image-check")
 QEMU = shutil.which("qemu-x86_64-static")
-ROLES = ("api", "relay", "worker", "exporter", "flower")
+# The workers as compose and the chart run them: one for the I/O steps, one for transform.
+ROLES = ("api", "relay", "worker-io", "worker-transform", "exporter", "flower")
+WORKERS = ("worker-io", "worker-transform")
 
 
 @dataclass
@@ -62,6 +64,11 @@ def role_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def role_port(env: dict[str, str], role: str) -> dict[str, str]:
+    """The containers share the host's network: each worker serves its metrics on a port of its own."""
+    return {**env, "PIXELFLOW_WORKER_METRICS_PORT": str(free_port())} if role in WORKERS else env
+
+
 def wait_http(url: str, container: Container, timeout: float = 300) -> None:
     def answers() -> bool:
         assert container.alive(), container.output()
@@ -80,7 +87,9 @@ def deployment(
     env = role_env(settings)
     code, output = run(image, "migrate", ["migrate"], env, logs, timeout=120)
     assert code == 0, output
-    containers = {role: Container(image, role, [role], env, logs / f"{role}.log").start() for role in ROLES}
+    containers = {
+        role: Container(image, role, [role], role_port(env, role), logs / f"{role}.log").start() for role in ROLES
+    }
     try:
         api = f"http://{env['PIXELFLOW_API_BIND']}"
         exporter = f"http://127.0.0.1:{env['PIXELFLOW_EXPORTER_PORT']}"
@@ -88,7 +97,8 @@ def deployment(
         wait_http(f"{api}/readyz", containers["api"])
         wait_http(f"{exporter}/metrics", containers["exporter"])
         wait_http(f"{flower}/healthcheck", containers["flower"])
-        wait_until(lambda: " ready." in containers["worker"].output(), 300, "the worker to be ready")
+        for worker in (containers[role] for role in WORKERS):
+            wait_until(lambda w=worker: " ready." in w.output(), 300, f"{worker.name} to be ready")
         wait_until(lambda: "relay started" in containers["relay"].output(), 300, "the relay to start")
         code, output = run(
             image, "keys", ["flask", "--app", "app", "keys", "create", "--name", "image", "--quiet"], env, logs
@@ -172,7 +182,7 @@ def test_each_roles_healthcheck_passes_and_the_workers_follows_its_consumer(
         checked = container.exec(image.healthcheck[1:])
         assert checked.returncode == 0, (role, checked.stderr)
     # A stale heartbeat fails the check; the running consumer beats again within its interval.
-    worker = deployment.containers["worker"]
+    worker = deployment.containers["worker-transform"]
     assert worker.exec(["touch", "-d", "-10 min", "/tmp/pixelflow-worker.alive"]).returncode == 0
     stale = worker.exec(image.healthcheck[1:])
     assert stale.returncode == 1 and "last heartbeat" in stale.stderr
@@ -197,9 +207,11 @@ def test_flower_asks_for_its_login_on_metrics_as_on_its_pages(deployment: Deploy
     assert httpx.get(f"{deployment.flower}/healthcheck", timeout=5).status_code == 200
 
 
-def test_the_exporter_reports_the_work_queue(deployment: Deployment, broker_queue: str) -> None:
+def test_the_exporter_reports_the_work_queues(deployment: Deployment, broker_queue: str) -> None:
     text = httpx.get(f"{deployment.exporter}/metrics", timeout=10).text
-    assert f'pixelflow_queue_messages_ready{{queue="{broker_queue}"}}' in text, text
+    for queue in (broker_queue, f"{broker_queue}.transform"):
+        assert f'pixelflow_queue_messages_ready{{queue="{queue}"}}' in text, text
+        assert f'pixelflow_queue_consumers{{queue="{queue}"}} 1.0' in text, text
 
 
 def test_migrate_waits_for_a_database_that_is_not_up_yet(image: Image, deployment: Deployment, logs: Path) -> None:
@@ -331,7 +343,7 @@ def test_a_worker_on_a_cpu_without_avx2_finishes_jobs_and_one_without_sse4_refus
     amd64_only(image)
     assert QEMU, "scripts/image-check installs qemu-user-static"
     python = "/opt/pixelflow/bin/python"
-    native = deployment.containers["worker"]
+    native = deployment.containers["worker-transform"]
     native.stop()
     westmere = Container(
         image,
@@ -350,8 +362,12 @@ def test_a_worker_on_a_cpu_without_avx2_finishes_jobs_and_one_without_sse4_refus
         assert job["status"] == "succeeded", job
     finally:
         westmere.stop()
-        deployment.containers["worker"] = native.__class__(
-            image, "worker", ["worker"], deployment.env, logs / "worker.log"
+        deployment.containers["worker-transform"] = native.__class__(
+            image,
+            "worker-transform",
+            ["worker-transform"],
+            role_port(deployment.env, "worker-transform"),
+            logs / "worker-transform.log",
         ).start()
     old = ["/tmp/qemu-x86_64-static", "-cpu", "qemu64", *worker_argv(python, "qemu64@%h", 1)]
     code, output = run(image, "worker-qemu64", old, deployment.env, logs, timeout=300, entrypoint=[], copy_in=[QEMU])

@@ -3,7 +3,7 @@
 The oracle, after each scenario: every job that got a 202 ends in exactly one
 terminal state; one object per output key and nothing left in staging; each
 job announced under one webhook-id (however often it arrived); the work
-queue drained. Attempts may exceed effects; lost must be zero.
+queues drained. Attempts may exceed effects; lost must be zero.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def oracle(
         ids_seen = {h["webhook-id"] for _, _, h, body in _posts(peer) if json.loads(body)["data"]["id"] == job_id}
         duplicated += len(ids_seen) > 1
     with Connection(broker_url) as conn:
-        _, ready, _ = conn.default_channel.queue_declare(queue, passive=True)
+        ready = sum(conn.default_channel.queue_declare(q, passive=True)[1] for q in (queue, f"{queue}.transform"))
     result = "pass" if lost == 0 and duplicated == 0 and ready == 0 else "FAIL"
     RESULTS[scenario] = (len(ids), lost, duplicated, result + ("" if ready == 0 else f" ({ready} left in queue)"))
     assert lost == 0, [j for j in jobs if j["status"] not in ("succeeded", "failed", "canceled")]

@@ -20,6 +20,7 @@ from kombu import Connection
 
 from config import Settings
 from core.jobstore import JobStore
+from core.objectstore import S3ObjectStore
 from scripts.stack import Relay, Worker, cli, wait_until
 from tasks.topology import delete_all
 from tests import images
@@ -102,6 +103,30 @@ def test_operators_list_show_and_replay_dead_letters_from_the_celery_cli(
     assert jobs.get(uuid.UUID(job["id"])).status in ("queued", "processing", "failed")  # type: ignore[union-attr]
     assert job["id"] not in celery_cli("dlq", "list")  # replayed ones are hidden
     assert job["id"] in celery_cli("dlq", "list", "--all")
+
+
+def test_a_job_canceled_while_it_renders_leaves_no_outputs_behind(
+    client: FlaskClient, own_stack: Stack, settings: Settings
+) -> None:
+    # transform writes the outputs at their final keys, then finds (sleeping 3 s before it records them)
+    # that the job was canceled: it removes them, and the chain ends there.
+    worker = own_stack(["transform.before-commit:sleep"])
+    key = upload(client, images.jpeg(300, 200))
+    spec = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}, {"name": "b", "format": "webp"}]}
+    job_id = client.post("/v1/jobs", json=spec).json["id"]
+    store = S3ObjectStore(settings)
+
+    def written() -> list[str]:
+        return [
+            o.object_name for o in store.client.list_objects(store.bucket, "results/", True) if job_id in o.object_name
+        ]  # type: ignore[operator]
+
+    wait_until(lambda: len(written()) == 2, 30, "the outputs")
+    assert client.post(f"/v1/jobs/{job_id}/cancel").json["status"] == "canceled"
+    wait_until(lambda: "pixelflow.transform[" in worker.output() and "ignored" in worker.output(), 30, "transform")
+    assert written() == []
+    assert "pixelflow.upload[" not in worker.output()
+    assert client.get(f"/v1/jobs/{job_id}").json["status"] == "canceled"
 
 
 def test_a_job_canceled_mid_step_stops_before_the_next_one_and_the_client_hears_of_it(

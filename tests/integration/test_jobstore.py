@@ -7,6 +7,7 @@ and move them first (seen under load).
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -14,9 +15,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings
 from core.ids import new_id
-from core.jobstore import CHECK_AFTER_IDLE, JobStore, Output
+from core.jobstore import JobStore, Output
 from core.spec import OutputSpec
 from tests.integration.conftest import fresh_database
+from tests.support.forwarder import Forwarder
 
 OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
 
@@ -103,11 +105,49 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(own_datab
                 " WHERE application_name = 'pixelflow-test-stale' AND datname = current_database()"
             ).fetchall()
         assert ended == [(True,)]
-        time.sleep(CHECK_AFTER_IDLE + 0.2)
+        time.sleep(0.2)  # the server's goodbye reaches the idle socket
         store.ping()  # no DatabaseUnavailable: the connection was tested when taken, found dead, replaced
         assert store.pool.get_stats()["connections_lost"] == 1
     finally:
         store.close()
+
+
+def test_each_call_a_step_makes_is_one_round_trip(own_database: str) -> None:
+    # Through a forwarder that counts the client's turns: a read of a job (ledger and outputs with it) and
+    # each step's write cost one round trip each, and a connection taken from the pool is not pinged.
+    conninfo = conninfo_to_dict(own_database)
+    link = Forwarder((str(conninfo.get("host", "127.0.0.1")), int(conninfo.get("port", 5432)))).start()
+    store = JobStore(make_conninfo(own_database, host="127.0.0.1", port=str(link.port)), 1, 1, "pixelflow-test-turns")
+    store.open()
+    try:
+        store.pool.wait()
+        job = store.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
+        staged = [Output(o, f"staging/{job.id}/{o.name}", None, 10, 10, 5, o.format) for o in OUTPUTS]
+        calls = [
+            lambda: store.start(job.id),
+            lambda: store.get(job.id),
+            lambda: store.set_source(job.id, 100),
+            lambda: store.set_source_info(job.id, "jpeg", 640, 480),
+            lambda: store.stage_outputs(job.id, staged, "LKQ", 12),
+            lambda: store.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}),
+            lambda: store.record_notification(job.id, None, None),
+        ]
+        for call in calls:
+            before = link.turns
+            time.sleep(0.6)  # idle, as between the steps of a job
+            call()
+            assert link.turns - before == 1, call
+        done = store.get(job.id)
+        assert done is not None and done.status == "succeeded" and done.placeholder == "LKQ"
+        assert done.steps_done == ("fetch", "validate", "transform", "upload", "notify")
+        assert [(o.staged_key, o.key, o.bytes) for o in done.outputs] == [
+            (f"staging/{job.id}/small", "results/a.webp", 5),
+            (f"staging/{job.id}/big", "results/a.jpg", 5),
+        ]
+        assert store.usage("default", done.created_at, done.finished_at + timedelta(seconds=1))["jobs"] == 1  # type: ignore[operator]
+    finally:
+        store.close()
+        link.stop()
 
 
 def test_each_steps_effect_goes_into_the_ledger_with_it_and_a_retry_empties_it(jobs: JobStore) -> None:

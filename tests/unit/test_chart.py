@@ -58,24 +58,44 @@ def test_every_kubernetes_object_matches_the_kubernetes_schemas(values: dict[str
         kubernetes_validate.validate(obj, KUBERNETES, strict=True)
 
 
-def test_keda_scales_the_worker_deployment_on_the_work_queue() -> None:
-    objects = render()
-    scaled = objects[("ScaledObject", "pf-pixelflow-worker")]
-    worker = objects[("Deployment", "pf-pixelflow-worker")]
-    assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
-    assert "replicas" not in worker["spec"]  # KEDA's HPA owns it; a fixed number would fight it
-    [trigger] = scaled["spec"]["triggers"]
-    assert trigger["type"] == "rabbitmq"
-    assert trigger["metadata"] == {"protocol": "amqp", "queueName": "pixelflow", "mode": "QueueLength", "value": "8"}
-    assert trigger["metadata"]["queueName"] == objects[("ConfigMap", "pf-pixelflow-config")]["data"]["PIXELFLOW_QUEUE"]
-    # KEDA reads the broker URL from the Secret the pods use.
-    auth = objects[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
-    [ref] = auth["spec"]["secretTargetRef"]
-    assert ref["parameter"] == "host" and ref["key"] in objects[("Secret", ref["name"])]["stringData"]
+def test_keda_scales_each_worker_deployment_on_its_own_queue() -> None:
+    from tasks.topology import transform_queue
 
-    fixed = render({"worker": {"keda": {"enabled": False}, "replicas": 3}})
+    objects = render()
+    queue = objects[("ConfigMap", "pf-pixelflow-config")]["data"]["PIXELFLOW_QUEUE"]
+    expected = {
+        "pf-pixelflow-worker": ("worker-transform", transform_queue(Settings(queue=queue)), "8"),
+        "pf-pixelflow-worker-io": ("worker-io", queue, "64"),
+    }
+    for name, (role, queue_name, length) in expected.items():
+        scaled = objects[("ScaledObject", name)]
+        worker = objects[("Deployment", name)]
+        assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+        assert containers(worker)[0]["args"][0] == role
+        assert "replicas" not in worker["spec"]  # KEDA's HPA owns it; a fixed number would fight it
+        [trigger] = scaled["spec"]["triggers"]
+        assert trigger["type"] == "rabbitmq"
+        assert trigger["metadata"] == {
+            "protocol": "amqp",
+            "queueName": queue_name,
+            "mode": "QueueLength",
+            "value": length,
+        }
+        # KEDA reads the broker URL from the Secret the pods use.
+        auth = objects[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
+        [ref] = auth["spec"]["secretTargetRef"]
+        assert ref["parameter"] == "host" and ref["key"] in objects[("Secret", ref["name"])]["stringData"]
+
+    off = {"keda": {"enabled": False}, "replicas": 3}
+    fixed = render({"worker": off, "ioWorker": off})
     assert fixed[("Deployment", "pf-pixelflow-worker")]["spec"]["replicas"] == 3
+    assert fixed[("Deployment", "pf-pixelflow-worker-io")]["spec"]["replicas"] == 3
     assert not [key for key in fixed if key[0] in ("ScaledObject", "TriggerAuthentication")]
+    one = render({"worker": off})  # the I/O workers still scale, with the broker's credentials
+    assert ("TriggerAuthentication", "pf-pixelflow-rabbitmq") in one and (
+        "ScaledObject",
+        "pf-pixelflow-worker-io",
+    ) in one
 
 
 def test_a_scaled_down_worker_outlives_its_longest_step() -> None:

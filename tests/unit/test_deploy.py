@@ -27,7 +27,9 @@ def compose_config() -> dict:  # type: ignore[type-arg]
 
 def test_compose_validates_and_runs_every_part_of_the_service() -> None:
     services = compose_config()["services"]
-    assert {"rabbitmq", "postgres", "redis", "s3", "migrate", "api", "relay", "worker"} <= set(services)
+    assert {"rabbitmq", "postgres", "redis", "s3", "migrate", "api", "relay", "worker-io", "worker-transform"} <= set(
+        services
+    )
     assert "management" in services["rabbitmq"]["image"]
     # MinIO's images left Docker Hub (2026-09): storage is a maintained S3 server whose images exist.
     assert services["s3"]["image"].startswith("chrislusf/seaweedfs:")
@@ -77,18 +79,15 @@ def test_compose_restarts_every_long_running_service_and_checks_health_over_tcp(
 
 def test_api_worker_and_migrations_are_one_image_with_different_commands() -> None:
     services = compose_config()["services"]
-    roles = {name: services[name] for name in ("api", "worker", "relay", "migrate")}
+    names = ("api", "worker-io", "worker-transform", "relay", "migrate")
+    roles = {name: services[name] for name in names}
     assert {s["image"] for s in roles.values()} == {"pixelflow:latest"}
     assert {s["build"]["dockerfile"] for s in roles.values()} == {"Containerfile"}
-    assert [roles[n]["command"][0] for n in ("api", "worker", "relay", "migrate")] == [
-        "api",
-        "worker",
-        "relay",
-        "migrate",
-    ]
+    assert [roles[n]["command"][0] for n in names] == list(names)
     assert roles["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    env = roles["worker"]["environment"]
-    assert env["PIXELFLOW_S3_ENDPOINT"] == "s3:8333" and "rabbitmq" in env["PIXELFLOW_BROKER_URL"]
+    for worker in ("worker-io", "worker-transform"):
+        env = roles[worker]["environment"]
+        assert env["PIXELFLOW_S3_ENDPOINT"] == "s3:8333" and "rabbitmq" in env["PIXELFLOW_BROKER_URL"]
 
 
 def test_a_broken_compose_file_is_refused(tmp_path: Path) -> None:
@@ -106,7 +105,7 @@ def test_the_image_runs_as_a_non_root_user_with_a_role_as_its_command() -> None:
     assert 'ENTRYPOINT ["pixelflow-entrypoint"]' in text
     assert "HEALTHCHECK" in text and '"pixelflow-healthcheck"' in text
     entrypoint = (ROOT / "scripts/container-entrypoint").read_text()
-    for role in ("api)", "worker)", "relay)", "exporter)", "flower)", "migrate)"):
+    for role in ("api)", "worker)", "worker-io)", "worker-transform)", "relay)", "exporter)", "flower)", "migrate)"):
         assert role in entrypoint
     # The project is installed (its entry points are the operator's CLI), not copied as a tree.
     assert "pip install --no-deps /src" in text
@@ -147,7 +146,7 @@ def test_the_brokers_definitions_are_the_topology_the_processes_declare() -> Non
     from tasks.topology import definitions
 
     services = compose_config()["services"]
-    env = services["worker"]["environment"]
+    env = services["worker-io"]["environment"]
     committed = json.loads((ROOT / "config/rabbitmq/definitions.json").read_text())
     settings = Settings(broker_url=env["PIXELFLOW_BROKER_URL"], queue=env.get("PIXELFLOW_QUEUE", "pixelflow"))
     assert committed == definitions(settings)
@@ -168,7 +167,11 @@ def test_the_visibility_services_scrape_what_the_processes_serve() -> None:
     prometheus = yaml.safe_load((ROOT / "config/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
     assert jobs["pixelflow-api"]["static_configs"][0]["targets"] == ["api:8080"]
-    assert jobs["pixelflow-worker"]["dns_sd_configs"][0] == {"names": ["worker"], "type": "A", "port": 9808}
+    assert jobs["pixelflow-worker"]["dns_sd_configs"][0] == {
+        "names": ["worker-io", "worker-transform"],
+        "type": "A",
+        "port": 9808,
+    }
     assert jobs["pixelflow-exporter"]["static_configs"][0]["targets"] == [f"exporter:{defaults.exporter_port}"]
     assert defaults.worker_metrics_port == 9808
     # Every scraped host is a compose service; the rule file is mounted where prometheus.yml says.
