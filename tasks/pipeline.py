@@ -37,7 +37,7 @@ from tasks import metrics, steps
 from tasks.celery_app import app
 from tasks.services import Services, services
 from tasks.services import close as close_services
-from tasks.topology import declare_dead_letters
+from tasks.topology import declare
 
 log = logging.getLogger(__name__)
 
@@ -208,11 +208,12 @@ def _stop_metrics(**_: Any) -> None:
 
 
 @worker_init.connect
-def _declare_dead_letters(sender: Any = None, **_: Any) -> None:
-    # Before any message can be dead-lettered: an exchange with no queue would drop it.
+def _declare_topology(sender: Any = None, **_: Any) -> None:
+    # Before any message can be dead-lettered (an exchange with no queue would drop it), and before the
+    # consumer binds every known queue to the delayed-delivery exchange (tasks/topology.py).
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=30, interval_start=1, interval_step=1, interval_max=5)
-        declare_dead_letters(conn, get_settings())
+        declare(conn, get_settings())
 
 
 @worker_init.connect

@@ -139,7 +139,7 @@ class Relay:
                         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     if not declared:
                         with timeouts.broker(self.settings) as conn:
-                            topology.declare_dead_letters(conn, self.settings)
+                            topology.declare(conn, self.settings)
                         declared = True
                     sent = self.drain()
                     if sent:

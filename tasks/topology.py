@@ -81,11 +81,19 @@ def work_queue_arguments(settings: Settings) -> dict[str, Any]:
     }
 
 
-def declare_dead_letters(connection: Connection, settings: Settings) -> None:
-    """The dead-letter exchange and queue (Celery declares the work queue itself)."""
+def declare(connection: Connection, settings: Settings) -> None:
+    """The dead-letter exchange and queue, then both work queues on their exchange.
+
+    A worker declares the queues it consumes, but Celery binds every queue it knows (both) to its
+    delayed-delivery exchange at start: a worker-io started before any worker-transform would find no
+    transform queue and lose native delayed delivery for its retries. So every worker and the relay
+    declare the whole topology first.
+    """
     channel = connection.default_channel
     dead_letter_exchange(settings)(channel).declare()
     dead_letter_queue(settings)(channel).declare()
+    for queue in work_queues(settings):
+        queue(channel).declare()
 
 
 def delete_all(connection: Connection, settings: Settings) -> None:

@@ -87,3 +87,25 @@ def test_a_job_accepted_while_the_broker_is_unreachable_runs_once_the_relay_gets
         return status if status in ("succeeded", "failed") else None
 
     assert wait_until(ended, 60, "the job to run") == "succeeded"
+
+
+def test_an_io_worker_started_alone_on_a_new_queue_keeps_native_delayed_delivery(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Celery binds every queue it knows to its delayed-delivery exchange at start, the transform queue too:
+    # a worker-io that came up before any worker-transform must find it declared.
+    from kombu import Connection
+
+    from scripts.stack import Worker as StackWorker
+    from tasks.topology import delete_all
+
+    queue = f"{settings.queue}-alone-{uuid.uuid4().hex[:6]}"
+    worker = StackWorker.role("worker-io", f"alone-{queue}", tmp_path / "io.log", {"PIXELFLOW_QUEUE": queue})
+    worker.start()
+    try:
+        output = worker.output()
+        assert "delayed delivery" not in output and "CRITICAL" not in output, output[-3000:]
+    finally:
+        worker.stop()
+        with Connection(settings.broker_url) as conn:
+            delete_all(conn, settings.model_copy(update={"queue": queue}))
