@@ -46,14 +46,14 @@ class ObjectStore(Protocol):
 
 
 class S3ObjectStore:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, connections: int = 10) -> None:
         self.bucket = settings.s3_bucket
         # A silent storage host costs a call at most 3 attempts of these (core/timeouts.py): well inside a
         # step's time limit, so the step retries later instead of being killed while it waits.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3, read=10),
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-            maxsize=32,  # an I/O worker's threads each hold one
+            maxsize=connections,  # kept open for reuse; a thread pool's workers each hold one
         )
         common = dict(
             access_key=settings.s3_access_key,

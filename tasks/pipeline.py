@@ -37,6 +37,7 @@ from tasks import metrics, steps
 from tasks.celery_app import app
 from tasks.services import Services, services
 from tasks.services import close as close_services
+from tasks.services import size_for as size_services
 from tasks.topology import declare
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,12 @@ def _observe(**_: Any) -> None:
 @worker_shutdown.connect
 def _stop_metrics(**_: Any) -> None:
     metrics.stop()
+
+
+@worker_init.connect
+def _size_pools(sender: Any = None, **_: Any) -> None:
+    if isinstance(getattr(sender, "concurrency", None), int):
+        size_services(sender.concurrency)
 
 
 @worker_init.connect

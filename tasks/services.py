@@ -2,8 +2,9 @@
 
 Built once per worker process, on first use, so that the database pool is
 never shared across a fork. A worker on the thread pool shares one among its
-threads: the pool opens connections as threads ask (up to DB_POOL_MAX), and
-a process-pool child, running one step at a time, opens one.
+threads, so the pools are sized to the worker's concurrency (``size_for``, at
+worker start); they open connections only as steps ask, so a process-pool
+child, running one step at a time, opens one of each.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ class Services:
     store: ObjectStore
 
 
-DB_POOL_MAX = 32
+_connections = 10
 _current: tuple[int, Services] | None = None
 _lock = threading.Lock()
+
+
+def size_for(concurrency: int) -> None:
+    """Connections per pool (database and storage): one per step the worker runs at once, and at least 10
+    (transform writes a job's outputs at once)."""
+    global _connections
+    _connections = max(10, concurrency)
 
 
 def services() -> Services:
@@ -37,9 +45,9 @@ def services() -> Services:
     with _lock:
         if _current is None or _current[0] != os.getpid():
             settings = get_settings()
-            jobs = JobStore.for_settings(settings, 0, DB_POOL_MAX, f"pixelflow-worker-{os.getpid()}")
+            jobs = JobStore.for_settings(settings, 0, _connections, f"pixelflow-worker-{os.getpid()}")
             jobs.open()
-            _current = (os.getpid(), Services(settings, jobs, S3ObjectStore(settings)))
+            _current = (os.getpid(), Services(settings, jobs, S3ObjectStore(settings, _connections)))
         return _current[1]
 
 

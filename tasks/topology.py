@@ -51,8 +51,13 @@ def transform_queue(settings: Settings) -> str:
     return f"{settings.queue}.transform"
 
 
+def _transform_word(settings: Settings) -> str:
+    # The first word of transform's routing keys: not the work queue's (its binding is "{queue}.#").
+    return f"{settings.queue}-transform"
+
+
 def transform_routing_key(settings: Settings) -> str:
-    return f"{settings.queue}-transform.step"
+    return f"{_transform_word(settings)}.step"
 
 
 def work_queues(settings: Settings) -> list[Queue]:
@@ -64,7 +69,7 @@ def work_queues(settings: Settings) -> list[Queue]:
         Queue(
             transform_queue(settings),
             exchange,
-            routing_key=f"{settings.queue}-transform.#",
+            routing_key=f"{_transform_word(settings)}.#",
             queue_arguments=arguments,
             durable=True,
         ),
@@ -129,6 +134,9 @@ def definitions(settings: Settings, *, salt: bytes = b"pxfl") -> dict[str, Any]:
             "arguments": {},
         }
 
+    def durable_queue(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "vhost": vhost, "durable": True, "auto_delete": False, "arguments": arguments}
+
     def binding(source: str, destination: str, key: str) -> dict[str, Any]:
         return {
             "source": source,
@@ -152,31 +160,11 @@ def definitions(settings: Settings, *, salt: bytes = b"pxfl") -> dict[str, Any]:
         "permissions": [{"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}],
         "exchanges": [exchange(queue, "topic"), exchange(dlx, "fanout")],
         "queues": [
-            {
-                "name": queue,
-                "vhost": vhost,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": work_queue_arguments(settings),
-            },
-            {
-                "name": transform_queue(settings),
-                "vhost": vhost,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": work_queue_arguments(settings),
-            },
-            {
-                "name": f"{queue}.dead",
-                "vhost": vhost,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": {"x-queue-type": "quorum"},
-            },
+            *(durable_queue(q.name, q.queue_arguments) for q in work_queues(settings)),
+            durable_queue(f"{queue}.dead", {"x-queue-type": "quorum"}),
         ],
         "bindings": [
-            binding(queue, queue, f"{queue}.#"),
-            binding(queue, transform_queue(settings), f"{queue}-transform.#"),
+            *(binding(queue, q.name, q.routing_key) for q in work_queues(settings)),
             binding(dlx, f"{queue}.dead", ""),
         ],
     }

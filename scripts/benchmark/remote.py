@@ -1,6 +1,8 @@
-"""Remote services: one worker on a host of its own, its services a set round-trip time away.
+"""Remote services: a worker host of its own, its services a set round-trip time away.
 
-The worker runs in a network namespace (tests/support/netbed.py) and reaches
+The worker host's processes (LAYOUTS: worker-io + worker-transform by
+default, each started through the image's entrypoint with its defaults) run
+in a network namespace (tests/support/netbed.py) and reach
 PostgreSQL, RabbitMQ and the S3 server through forwarders in the bed's hub
 that hold every chunk half the round-trip time each way (this kernel has no
 netem). The API, the relay and the services stay on this machine: only the

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from core.errors import SourceNotFound
+from core.errors import SourceNotFound, StorageUnavailable
 from core.jobstore import Job
 from core.spec import staged_source_key
 from tasks.services import Services
@@ -41,6 +41,20 @@ def read_source(svc: Services, job: Job, length: int | None = None) -> bytes:
         return svc.store.get(source_key(job), length)
     except FileNotFoundError:
         raise SourceNotFound(f"the source {source_key(job)!r} is no longer in storage") from None
+
+
+def remove_outputs(svc: Services, job: Job, keys: list[str]) -> None:
+    """Delete outputs written for a job that was canceled or failed: no one will be given their keys.
+
+    Only then: outputs are written at their final keys, which a re-driven run of the same job (back in
+    queued or processing) writes and hands out again.
+    """
+    if job.status not in ("canceled", "failed") or not keys:
+        return
+    try:
+        svc.store.delete(keys)
+    except StorageUnavailable as exc:
+        log.warning("outputs of ended job %s not removed: %s", job.id, exc.message)
 
 
 def in_parallel(call: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -16,7 +16,7 @@ from core.spec import CONTENT_TYPES, OutputSpec, result_key
 from tasks.imaging.probe import SourceInfo
 from tasks.imaging.render import Rendered, render
 from tasks.services import Services
-from tasks.steps.common import already_done, in_parallel, processing_job, read_source
+from tasks.steps.common import already_done, in_parallel, processing_job, read_source, remove_outputs
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -46,28 +46,22 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     started = time.process_time()
     rendering = render(data, info, specs, job.placeholder_requested, svc.settings.max_frames, read_overlays(svc, specs))
     compute_ms = round((time.process_time() - started) * 1000)
-    written = [
-        Output(
-            r.spec,
-            result_key(job.tenant, job_id, r.spec.name, r.format),
-            None,
-            r.width,
-            r.height,
-            len(r.data),
-            r.format,
-        )
-        for r in rendering.outputs
-    ]
+    keys = [result_key(job.tenant, job_id, r.spec.name, r.format) for r in rendering.outputs]
 
-    def put(pair: tuple[Output, Rendered]) -> None:
-        output, result = pair
-        assert output.staged_key is not None
-        svc.store.put(output.staged_key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
+    def put(written: tuple[str, Rendered]) -> None:
+        key, result = written
+        svc.store.put(key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
 
-    in_parallel(put, zip(written, rendering.outputs, strict=True))
+    in_parallel(put, zip(keys, rendering.outputs, strict=True))
     failpoints.fire(svc.settings.failpoints, "transform.before-commit")
-    if not svc.jobs.stage_outputs(job_id, written, rendering.placeholder, compute_ms):
-        # The job ended while it rendered (canceled): its outputs will never be handed out.
-        svc.store.delete([o.staged_key for o in written if o.staged_key])
+    outputs = [
+        Output(r.spec, key, None, r.width, r.height, len(r.data), r.format)
+        for key, r in zip(keys, rendering.outputs, strict=True)
+    ]
+    if not svc.jobs.stage_outputs(job_id, outputs, rendering.placeholder, compute_ms):
+        # The job moved on while it rendered: canceled (its outputs will never be handed out), or re-driven.
+        ended = svc.jobs.get(job_id)
+        if ended is not None:
+            remove_outputs(svc, ended, keys)
         return False
     return True

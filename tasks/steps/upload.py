@@ -4,8 +4,8 @@ transform writes each output at its final key (one PUT, no staging copy);
 the keys reach the client only now, in the statement that makes the job
 succeed, so a client never sees half a job: the API shows no key and no URL
 before. An output staged by an earlier version (under staging/) is copied to
-its final key here first. A job that ended meanwhile (canceled) has the
-outputs transform wrote removed.
+its final key here first. A job canceled meanwhile has the outputs
+transform wrote removed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import uuid
 
 from core import failpoints
 from core.errors import StorageUnavailable
-from core.jobstore import Job
 from core.spec import result_key, staged_source_key
 from tasks import metrics
 from tasks.services import Services
-from tasks.steps.common import already_done, in_parallel
+from tasks.steps.common import already_done, in_parallel, remove_outputs
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
     if already_done(job, "upload"):
         return True  # the job succeeded: go on to notify
     if job.status != "processing":
-        remove_written(svc, job)
+        remove_outputs(svc, job, [o.staged_key for o in job.outputs if o.staged_key])
         return False
     keys = {}
     copies = []
@@ -54,14 +53,3 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
             except StorageUnavailable as exc:
                 log.warning("staging of job %s not removed: %s", job_id, exc.message)
     return True
-
-
-def remove_written(svc: Services, job: Job) -> None:
-    """The outputs transform wrote for a job that ended without succeeding: no one will be given their keys."""
-    written = [o.staged_key for o in job.outputs if o.staged_key]
-    if job.status == "succeeded" or not written:
-        return
-    try:
-        svc.store.delete(written)
-    except StorageUnavailable as exc:
-        log.warning("outputs of ended job %s not removed: %s", job.id, exc.message)

@@ -376,6 +376,9 @@ def test_postgres_restarted_mid_task(
             time.sleep(12)  # longer than a worker waits for a connection (10 s): steps fail and are retried
         finally:
             own_cluster.start()
+        # The API takes work again once its pool has reconnected (psycopg_pool retries with a backoff of 1, 2,
+        # 4, 8 … s from the first failure), as its readiness probe reports: what a load balancer waits for.
+        faultkit.wait_until(lambda: client.get("/readyz").status_code == 200, 40, "the API to be ready again")
         ids += submit(client, keys, http_peer, count=2)
         finish(scenario, api, stack, client, ids, http_peer)
         # The restart did reach the steps: some failed on the database and were retried.

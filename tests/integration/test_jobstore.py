@@ -16,8 +16,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from config import Settings
 from core.ids import new_id
 from core.jobstore import JobStore, Output
-from core.spec import OutputSpec
-from tests.integration.conftest import fresh_database
+from core.objectstore import S3ObjectStore
+from core.spec import OutputSpec, result_key
+from tasks.services import Services
+from tasks.steps.upload import upload
+from tests.integration.conftest import S3Server, fresh_database
 from tests.support.forwarder import Forwarder
 
 OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
@@ -172,3 +175,34 @@ def test_each_steps_effect_goes_into_the_ledger_with_it_and_a_retry_empties_it(j
     jobs.stage_outputs(job.id, staged)
     assert jobs.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}) is True
     assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform", "upload")  # type: ignore[union-attr]
+
+
+def test_upload_removes_the_written_outputs_of_a_canceled_job_not_of_a_re_driven_one(
+    jobs: JobStore, settings: Settings, s3_server: S3Server
+) -> None:
+    # transform writes outputs at their final keys: a late upload of a job that was re-driven (back in
+    # queued, its outputs still recorded and handed out by the next run) must leave them; one of a canceled
+    # job removes them.
+    store = S3ObjectStore(settings)
+    store.ensure_bucket()
+    svc = Services(settings, jobs, store)
+    for end, kept in ((lambda job_id: jobs.redrive(job_id, 5), True), (jobs.cancel, False)):
+        job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
+        jobs.start(job.id)
+        written = [
+            Output(o, result_key(job.tenant, job.id, o.name, o.format), None, 1, 1, 3, o.format) for o in OUTPUTS
+        ]
+        for output in written:
+            assert output.staged_key is not None
+            store.put(output.staged_key, b"out", "image/webp")
+        assert jobs.stage_outputs(job.id, written)
+        assert end(job.id)
+        assert upload(svc, job.id) is False
+        present = []
+        for output in written:
+            assert output.staged_key is not None
+            try:
+                present.append(store.head(output.staged_key).size == 3)
+            except FileNotFoundError:
+                present.append(False)
+        assert present == [kept, kept]

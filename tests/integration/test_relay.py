@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from flask.testing import FlaskClient
+from kombu import Connection
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -16,6 +17,7 @@ from core.jobstore import JobStore
 from core.migrations import upgrade
 from core.spec import OutputSpec
 from scripts.stack import Relay, free_port, wait_until
+from tasks.topology import delete_all
 from tests import images
 from tests.integration.conftest import Worker
 from tests.integration.test_api import upload
@@ -94,13 +96,8 @@ def test_an_io_worker_started_alone_on_a_new_queue_keeps_native_delayed_delivery
 ) -> None:
     # Celery binds every queue it knows to its delayed-delivery exchange at start, the transform queue too:
     # a worker-io that came up before any worker-transform must find it declared.
-    from kombu import Connection
-
-    from scripts.stack import Worker as StackWorker
-    from tasks.topology import delete_all
-
     queue = f"{settings.queue}-alone-{uuid.uuid4().hex[:6]}"
-    worker = StackWorker.role("worker-io", f"alone-{queue}", tmp_path / "io.log", {"PIXELFLOW_QUEUE": queue})
+    worker = Worker.role("worker-io", f"alone-{queue}", tmp_path / "io.log", {"PIXELFLOW_QUEUE": queue})
     worker.start()
     try:
         output = worker.output()

@@ -1,11 +1,13 @@
 """compose.yaml and the Containerfile, checked statically (no Docker engine here)."""
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
 
 import compose
+import pytest
 import yaml
 
 from config import Settings
@@ -189,3 +191,25 @@ def test_the_visibility_services_scrape_what_the_processes_serve() -> None:
     assert uids == {source["datasources"][0]["uid"]}
     grafana = {v["target"]: v["source"] for v in services["grafana"]["volumes"] if v["type"] == "bind"}
     assert grafana[provider["providers"][0]["options"]["path"]].endswith("config/grafana/dashboards")
+
+
+@pytest.mark.parametrize("role", ["worker-io", "worker-transform"])
+def test_each_worker_role_consumes_the_queue_its_steps_are_routed_to(role: str, tmp_path: Path) -> None:
+    # The entrypoint names the queues in shell; Celery routes by tasks/topology.py. A stand-in `celery`
+    # on PATH prints what the role would run.
+    from tasks.topology import transform_queue
+
+    (tmp_path / "celery").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (tmp_path / "celery").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PIXELFLOW_QUEUE": "images-x"}
+    result = subprocess.run(
+        [str(ROOT / "scripts/container-entrypoint"), role], capture_output=True, text=True, env=env, check=True
+    )
+    argv = result.stdout.split("\n")
+    queue = argv[argv.index("-Q") + 1]
+    settings = Settings(queue="images-x")
+    if role == "worker-transform":
+        assert queue == transform_queue(settings)
+        assert f"--concurrency={2 * len(os.sched_getaffinity(0))}" in argv  # two children per core
+    else:
+        assert queue == settings.queue and "--pool=threads" in argv and "--concurrency=32" in argv
