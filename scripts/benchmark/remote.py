@@ -7,8 +7,9 @@ PostgreSQL, RabbitMQ and the S3 server through forwarders in the bed's hub
 that hold every chunk half the round-trip time each way (this kernel has no
 netem). The API, the relay and the services stay on this machine: only the
 worker's round trips are stretched, as for a worker pod whose database,
-broker and storage are in another zone. For each RTT: a warm-up burst, then
-a measured burst of the 2 MP standard job (4 outputs); jobs/s and its ratio
+broker and storage are in another zone. For each RTT, twice (in the order 0, 2, 20, 20, 2, 0 ms, so that a drift
+of this shared machine weighs on every RTT alike): a warm-up burst, then a
+measured burst of the 2 MP standard job (4 outputs); jobs/s and its ratio
 to 0 ms, and the round trips per job the worker made to each service
 (turns: runs of bytes the worker sent after an answer; pipelined requests
 share one). At 0 ms the worker goes through the same forwarders, so the
@@ -69,8 +70,8 @@ def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, layout: s
             "PIXELFLOW_S3_ENDPOINT": via("s3"),
             "PIXELFLOW_WORKER_METRICS_PORT": "0",
         }
-        results = []
-        for rtt in RTTS_MS:
+        passes: dict[int, list[dict[str, Any]]] = {rtt: [] for rtt in RTTS_MS}
+        for rtt in (*RTTS_MS, *reversed(RTTS_MS)):  # 0, 2, 20, 20, 2, 0: a drift of the machine cancels out
             for link in links.values():
                 link.delay = rtt / 2000
             workers = [
@@ -83,14 +84,33 @@ def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, layout: s
                 burst(stack, keys[GROUP], 8)  # warm-up: children, pools, connections
                 before = {name: link.turns for name, link in links.items()}
                 measured = burst(stack, keys[GROUP], count)
-                turns = {name: round((link.turns - before[name]) / count, 1) for name, link in links.items()}
+                measured["turns_per_job"] = {name: (link.turns - before[name]) / count for name, link in links.items()}
             finally:
                 for worker in workers:
                     worker.stop()
                     host.processes.remove(worker)
-            results.append({"rtt_ms": rtt, "layout": layout, **measured, "turns_per_job": turns})
-        return results
+            passes[rtt].append(measured)
+        return [{"rtt_ms": rtt, "layout": layout, **combined(runs)} for rtt, runs in passes.items()]
     finally:
         bed.close()
         stack.worker = stack.new_worker()
         stack.worker.start()
+
+
+def combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The passes at one RTT as one row: jobs/s over all their jobs, means of the rest, each pass's jobs/s."""
+    jobs, seconds = sum(r["jobs"] for r in runs), sum(r["seconds"] for r in runs)
+
+    def mean(values: list[float]) -> float:
+        return round(sum(values) / len(values), 1)
+
+    return {
+        "jobs": jobs,
+        "failed": sum(r["failed"] for r in runs),
+        "seconds": round(seconds, 2),
+        "jobs_per_s": round(jobs / seconds, 2),
+        "passes_jobs_per_s": [r["jobs_per_s"] for r in runs],
+        "latency_p50_ms": round(mean([r["latency_p50_ms"] for r in runs])),
+        "cpu_ms_per_job": {k: mean([r["cpu_ms_per_job"].get(k, 0.0) for r in runs]) for k in runs[0]["cpu_ms_per_job"]},
+        "turns_per_job": {k: mean([r["turns_per_job"][k] for r in runs]) for k in runs[0]["turns_per_job"]},
+    }

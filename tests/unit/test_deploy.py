@@ -210,6 +210,6 @@ def test_each_worker_role_consumes_the_queue_its_steps_are_routed_to(role: str, 
     settings = Settings(queue="images-x")
     if role == "worker-transform":
         assert queue == transform_queue(settings)
-        assert f"--concurrency={2 * len(os.sched_getaffinity(0))}" in argv  # two children per core
+        assert f"--concurrency={3 * len(os.sched_getaffinity(0))}" in argv  # three children per core
     else:
         assert queue == settings.queue and "--pool=threads" in argv and "--concurrency=32" in argv
