@@ -12,7 +12,7 @@ from app.errors import PixelFlowApi
 from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
 from app.resources import health, jobs, uploads, usage, webhook_secrets
-from app.schemas import check_presets
+from app.schemas import OpenApiExtras, check_presets, document_limits
 from app.services import ApiServices
 from config import Settings, get_settings
 from core import redact
@@ -50,12 +50,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_auth(app, KeyStore(services.jobs))
     init_rate_limits(app, settings)  # after auth: limits count per tenant
     app.cli.add_command(keys)
-    api = PixelFlowApi(app)
+    api = PixelFlowApi(app, spec_kwargs={"extra_plugins": [OpenApiExtras()]})
     api.register_blueprint(health.blp)
     api.register_blueprint(uploads.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(usage.blp)
     api.register_blueprint(webhook_secrets.blp)
+    document_limits(api.spec, settings)
     app.after_request(security_headers)
     return app
 

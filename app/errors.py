@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.schemas import ErrorSchema
 from core.errors import PixelFlowError, TransientError
@@ -65,6 +65,8 @@ class PixelFlowApi(Api):  # type: ignore[misc]
         headers = dict(data.get("headers") or {})
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 §15.5.6
         return body, status, headers
 
     def handle_pixelflow_error(self, error: PixelFlowError) -> Any:

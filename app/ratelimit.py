@@ -1,14 +1,16 @@
 """Per-tenant rate limits on creating jobs and uploads (Flask-Limiter, counters in Redis).
 
 Over the limit: 429 ``rate_limited`` with Retry-After and X-RateLimit-*
-headers. If Redis is unreachable, each API process falls back to counting
-in its own memory (the same limits per process) rather than refusing work
-or letting it through unlimited.
+headers; other answers of a limited route carry X-RateLimit-* only
+(Retry-After means "come back later", RFC 9110 §10.2.3). If Redis is
+unreachable, each API process falls back to counting in its own memory
+(the same limits per process) rather than refusing work or letting it
+through unlimited.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 from flask_limiter import Limiter
 
 from app.auth import tenant
@@ -34,4 +36,12 @@ def init_rate_limits(app: Flask, settings: Settings) -> None:
         PIXELFLOW_RATE_LIMIT_JOBS=settings.rate_limit_jobs,
         PIXELFLOW_RATE_LIMIT_UPLOADS=settings.rate_limit_uploads,
     )
+    # Registered before the limiter's own after_request, so it runs after it (Flask runs them in reverse).
+    app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response

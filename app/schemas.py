@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apispec import BasePlugin
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from config import Settings, SettingsError
@@ -41,9 +42,18 @@ class UploadSchema(Schema):
     expires_at = fields.DateTime(required=True)
 
 
+# A URL the API takes: JSON Schema's "uri" format (marshmallow's Url field would say "url", which is no format).
+HTTP_URL = {"format": "uri", "description": "an http or https URL"}
+
+
 class SourceSchema(StrictSchema):
-    key = fields.String(validate=validate.Length(min=1, max=1024))
-    url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
+    key = fields.String(
+        validate=validate.Length(min=1, max=1024),
+        metadata={"description": "an upload's key (POST /v1/uploads), uploaded to before the job is made"},
+    )
+    url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
+    # In the document: exactly one of them (OpenApiExtras).
+    OPENAPI_ONE_OF = ((("key",), ()), (("url",), ()))
 
     @validates_schema
     def _one_of(self, data: dict[str, Any], **_: Any) -> None:
@@ -79,6 +89,11 @@ class WatermarkSchema(StrictSchema):
     position = fields.String(validate=validate.OneOf(POSITIONS))
     margin = fields.Integer(validate=validate.Range(min=0, max=1000))
 
+    OPENAPI_ONE_OF = (
+        (("text",), ("size", "color", "opacity", "position", "margin")),
+        (("image",), ("scale", "opacity", "position", "margin")),
+    )
+
     @validates_schema
     def _one_kind(self, data: dict[str, Any], **_: Any) -> None:
         if ("text" in data) == ("image" in data):
@@ -98,6 +113,11 @@ _FORMAT_OPTIONS = {
     "optimize": ("png", "jpeg"),
     "palette": ("png",),
 }
+
+
+def _given(field: str, value: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema: ``field`` is there and matches ``value``."""
+    return {"required": [field], "properties": {field: value}}
 
 
 class OutputRequestSchema(StrictSchema):
@@ -144,6 +164,28 @@ class OutputRequestSchema(StrictSchema):
     animated = fields.Boolean(metadata={"description": "GIF and WebP outputs of an animation keep it (default)"})
     watermark = fields.Nested(WatermarkSchema)
 
+    # _coherent's rules, in the document (OpenApiExtras).
+    OPENAPI_RULES = (
+        {"if": _given("fit", {"enum": ["cover", "pad"]}), "then": {"required": ["width", "height"]}},
+        {
+            "if": _given("fit", {"const": "fill"}),
+            "then": {"anyOf": [{"required": ["width"]}, {"required": ["height"]}]},
+        },
+        {"if": _given("gravity", {"not": {"const": "center"}}), "then": _given("fit", {"enum": ["cover", "pad"]})},
+        {
+            "if": _given("gravity", {"const": "focal"}),
+            "then": {"required": ["focal"]},
+            "else": {"not": {"required": ["focal"]}},
+        },
+        *(
+            {
+                "if": _given(option, {"not": {"const": False}}),
+                "then": {"properties": {"format": {"enum": list(formats)}}},
+            }
+            for option, formats in _FORMAT_OPTIONS.items()
+        ),
+    )
+
     @validates_schema
     def _coherent(self, data: dict[str, Any], **_: Any) -> None:
         fit, box = data.get("fit"), (data.get("width"), data.get("height"))
@@ -184,7 +226,7 @@ class JobRequestSchema(StrictSchema):
     placeholder = fields.Boolean(
         load_default=False, metadata={"description": "put a BlurHash of the image in the result"}
     )
-    webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
+    webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
 
     @validates_schema
     def _something_to_make(self, data: dict[str, Any], **_: Any) -> None:
@@ -264,8 +306,12 @@ class DeliveryListSchema(Schema):
 
 
 class UsageQuerySchema(StrictSchema):
-    from_ = fields.AwareDateTime(data_key="from", attribute="from", metadata={"description": "default: 30 days ago"})
-    to = fields.AwareDateTime(metadata={"description": "default: now"})
+    from_ = fields.AwareDateTime(
+        data_key="from",
+        attribute="from",
+        metadata={"description": "default: 30 days ago; must be before 'to' (422 validation_error otherwise)"},
+    )
+    to = fields.AwareDateTime(metadata={"description": "default: now; must be after 'from'"})
 
 
 class UsageSchema(Schema):
@@ -297,3 +343,45 @@ class WebhookSecretListSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class OpenApiExtras(BasePlugin):
+    """Rules across a schema's fields, put into its component:
+
+    - ``OPENAPI_ONE_OF``: (required fields, optional fields) groups; the component becomes a ``oneOf`` of one
+      closed object schema per group (disjoint branches, which generators and validators both read well);
+    - ``OPENAPI_RULES``: JSON Schema conditions (if/then) the object must meet as well (``allOf``).
+    """
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        schema = kwargs.get("schema")
+        groups, rules = getattr(schema, "OPENAPI_ONE_OF", None), getattr(schema, "OPENAPI_RULES", None)
+        if not groups and not rules:
+            return None
+        result = dict(definition)
+        if rules:
+            result["allOf"] = list(rules)
+        if groups:
+            properties = result.pop("properties", {})
+            for key in ("required", "type", "additionalProperties"):
+                result.pop(key, None)
+            result["oneOf"] = [
+                {
+                    "type": "object",
+                    "properties": {field: properties[field] for field in (*required, *optional)},
+                    "required": list(required),
+                    "additionalProperties": False,
+                }
+                for required, optional in groups
+            ]
+        return result
+
+
+def document_limits(spec: Any, settings: Settings) -> None:
+    """The deployment's own limits and presets, in its document: what a job may ask for here."""
+    schemas = spec.components.schemas
+    job, output = schemas["JobRequest"]["properties"], schemas["OutputRequest"]["properties"]
+    job["presets"]["items"] = {"type": "string", "enum": sorted(settings.presets)}
+    job["outputs"]["maxItems"] = settings.max_outputs
+    for side in ("width", "height"):
+        output[side]["maximum"] = settings.max_output_dimension

@@ -174,10 +174,19 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
-            name = PREFIX + str(error["loc"][0]).upper() if error["loc"] else PREFIX
-            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        for error in exc.errors(include_url=False, include_context=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(f"{PREFIX}{field.upper()}: {error['msg']} ({_shown(field, error.get('input'))})")
         raise SettingsError(problems) from None
+
+
+# Settings whose value is a secret: an error names the variable and the problem, never the value (one bad
+# webhook secret must not print the good ones).
+SECRETS = frozenset({"webhook_secrets", "s3_secret_key", "s3_access_key", "sentry_dsn"})
+
+
+def _shown(field: str, value: object) -> str:
+    return "the value is secret, not shown" if field in SECRETS else f"got {value!r}"
 
 
 @functools.cache

@@ -16,13 +16,15 @@
     │   ├── WatermarkNotFound           watermark_not_found     422
     │   └── WebhookRejected             webhook_rejected        422
     └── TransientError                  a peer is down: retried with backoff
-        ├── StorageUnavailable          storage_unavailable     503
-        ├── DatabaseUnavailable         database_unavailable    503
-        ├── BrokerUnavailable           broker_unavailable      503
-        ├── SourceUnavailable           source_unavailable      502
-        └── WebhookUnavailable          webhook_unavailable     502
+        ├── StorageUnavailable          storage_unavailable     503   ┐ the service's own peers: past the
+        ├── DatabaseUnavailable         database_unavailable    503   │ last retry the job fails and the
+        ├── BrokerUnavailable           broker_unavailable      503   ┘ step goes to the dead-letter queue
+        ├── SourceUnavailable           source_unavailable      502   ┐ a peer the client named: past the
+        └── WebhookUnavailable          webhook_unavailable     502   ┘ last retry, only the job records it
 
 Adapters translate foreign exceptions into these; nothing else escapes them.
+A step that crashes (a bug, ``internal_error``) goes to the dead-letter queue
+as well: what is there is what an operator can act on, then replay.
 ``code`` is stable and documented in the README; ``message`` is for people.
 """
 
@@ -54,7 +56,7 @@ class IdempotencyKeyReused(PixelFlowError):
 
 class TooManyWebhookSecrets(PixelFlowError):
     code = "too_many_webhook_secrets"
-    status = 422
+    status = 409
 
 
 class PermanentError(PixelFlowError):
@@ -63,6 +65,9 @@ class PermanentError(PixelFlowError):
 
 class TransientError(PixelFlowError):
     status = 503
+    # A peer the client named (its URL source, its webhook): giving up on it is the client's news, recorded on
+    # the job, not an operator's (no dead letter).
+    client_peer = False
 
 
 class SourceNotFound(PermanentError):
@@ -120,8 +125,10 @@ class BrokerUnavailable(TransientError):
 class SourceUnavailable(TransientError):
     code = "source_unavailable"
     status = 502
+    client_peer = True
 
 
 class WebhookUnavailable(TransientError):
     code = "webhook_unavailable"
     status = 502
+    client_peer = True

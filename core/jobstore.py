@@ -43,6 +43,8 @@ from core.spec import OutputSpec
 OUTBOX_CHANNEL = "pixelflow_outbox"
 STATUSES = ("queued", "processing", "succeeded", "failed", "canceled")
 TERMINAL = ("succeeded", "failed", "canceled")
+# A dead letter still waiting for an operator (dlq list, the exporter's pixelflow_dead_letters_pending).
+PENDING_LETTER = "replayed_at IS NULL AND dismissed_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -307,7 +309,7 @@ class JobStore:
                 " WHERE status IN ('queued', 'processing') GROUP BY status"
             )
             unfinished = {row["status"]: (int(row["n"]), float(row["age"])) for row in cur.fetchall()}
-            cur.execute("SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL")
+            cur.execute(f"SELECT count(*) AS n FROM dead_letters WHERE {PENDING_LETTER}")  # noqa: S608
             letters = cur.fetchone() or {"n": 0}
         return {
             "outbox_unsent": int(outbox["n"]),
@@ -494,8 +496,9 @@ class JobStore:
                 (job_id, task, reason, delivery_count, Jsonb(message)),
             )
 
-    def dead_letters(self, limit: int = 50, include_replayed: bool = False) -> list[dict[str, Any]]:
-        where = "" if include_replayed else "WHERE replayed_at IS NULL"
+    def dead_letters(self, limit: int = 50, include_settled: bool = False) -> list[dict[str, Any]]:
+        """Newest first; only those waiting for an operator unless ``include_settled`` (replayed or dismissed)."""
+        where = "" if include_settled else f"WHERE {PENDING_LETTER}"
         with self.tx() as cur:
             cur.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT %s", (limit,))  # noqa: S608
             return cur.fetchall()
@@ -507,6 +510,13 @@ class JobStore:
 
     def mark_replayed(self, letter_id: int) -> None:
         self._update("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter_id,))
+
+    def dismiss_dead_letter(self, letter_id: int, why: str) -> bool:
+        """Settle a letter without replaying it; False if there is no such letter waiting."""
+        return self._update(
+            f"UPDATE dead_letters SET dismissed_at = now(), dismissed_why = %s WHERE id = %s AND {PENDING_LETTER}",  # noqa: S608
+            (why, letter_id),
+        )
 
     def purge_dead_letters(self) -> int:
         with self.tx() as cur:

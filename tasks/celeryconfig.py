@@ -42,16 +42,20 @@ accept_content = ["json"]
 task_ignore_result = True
 result_backend = None
 
-task_annotations = [
-    {"*": {"max_retries": _settings.task_max_retries}},
+STEPS_BEFORE_NOTIFY = ("fetch", "validate", "transform", "upload")
+# By name only: Celery applies a "*" entry after the named one, so it would override notify's.
+task_annotations = {
+    **{f"pixelflow.{step}": {"max_retries": _settings.task_max_retries} for step in STEPS_BEFORE_NOTIFY},
     # Webhooks keep trying for hours: 2 s doubling to an hour between attempts.
-    {"pixelflow.notify": {"max_retries": _settings.webhook_max_retries, "retry_backoff_max": 3600}},
-]
+    "pixelflow.notify": {"max_retries": _settings.webhook_max_retries, "retry_backoff_max": 3600},
+}
 
 task_acks_late = True
-# A step that fails for good is rejected without requeue: dead-lettered. A hard
-# time limit is acked (the job is failed by the sweeper's deadline instead of a rerun).
-task_acks_on_failure = False
+# A step that ends its job with an error is acked: the job holds the error, Flower and the task events show
+# the step FAILED. What an operator must act on (a bug, the service's own peers down past the last retry) the
+# step rejects without requeue itself: dead-lettered (tasks/pipeline.py). A hard time limit is acked (the
+# job is failed by the sweeper's deadline instead of a rerun).
+task_acks_on_failure = True
 task_acks_on_timeout = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1

@@ -1,14 +1,21 @@
 """The Celery tasks: one thin task per step, and the chain that runs them.
 
-``StepTask`` is the one place that decides what a step's outcome means:
+``StepTask`` is the one place that decides what a step's outcome means, and
+each outcome leaves a final state in the task events (Flower):
 - the step returns False: the job has ended (canceled, or failed by another
   run), the rest of the chain is dropped and the job goes to notify, unless
-  the client was told already;
-- PermanentError: the job fails now with the error's code, never retried;
+  the client was told already (SUCCESS: the step did what there was to do);
+- PermanentError: the job fails now with the error's code, never retried
+  (FAILURE, acked);
 - TransientError: retried with exponential backoff and "equal jitter" (half
   of each delay fixed, half random), the delay held by RabbitMQ; after the
-  last retry the job fails with that code;
-- anything else is a bug: the job fails with ``internal_error``.
+  last retry the job fails with that code. A peer the client named (its URL
+  source, its webhook) ends there (FAILURE, acked); the service's own peers
+  (storage, PostgreSQL, RabbitMQ) dead-letter the step as well, for the
+  operator to replay once they are back (FAILURE, then REJECTED);
+- the soft time limit: the job fails with ``time_limit_exceeded`` (FAILURE);
+- anything else is a bug: the job fails with ``internal_error`` and the step
+  is dead-lettered (FAILURE, then REJECTED).
 A job that fails this way is still notified. Each step sends the next one
 itself; a send RabbitMQ does not take puts the step's message back in the
 queue, and the effect ledger makes its second run a send only.
@@ -22,10 +29,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task, chain, signature
-from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import celeryd_init, worker_init, worker_process_shutdown, worker_shutdown
 from kombu.exceptions import OperationalError
 
@@ -54,35 +61,63 @@ class StepTask(Task):  # type: ignore[misc]
     retry_backoff_max = 300
     ignore_result = True
     max_retries = 8  # PIXELFLOW_TASK_MAX_RETRIES, applied by task_annotations
+    # Expected ends of a job: Celery logs them in a line, without a traceback.
+    throws = (PixelFlowError, Reject)
 
     def run_step(self, step: Step, job_id: str) -> None:
         svc = services()
         step_name = self.name.rsplit(".", 1)[-1]
         failpoints.delivery.first = not (self.request.delivery_info or {}).get("redelivered", False)
-        failpoints.fire(svc.settings.failpoints, step_name)
         jid = uuid.UUID(job_id)
         started, outcome = time.perf_counter(), "error"
         try:
+            failpoints.fire(svc.settings.failpoints, step_name)
             proceed = step(svc, jid)
             outcome = "ok" if proceed else "ended"
         except PermanentError as exc:
             outcome = "permanent_error"
             log.info("job %s failed in %s: %s", job_id, self.name, exc.code)
-            self.give_up(svc, jid, exc)
-            raise Ignore() from None
+            self.end_job(svc, jid, exc, dead_letter=False)
         except TransientError as exc:
+            if self.max_retries is not None and self.request.retries >= self.max_retries:
+                outcome = "gave_up"
+                exc.message = f"gave up after {self.request.retries} retries: {exc.message}"
+                self.end_job(svc, jid, exc, dead_letter=not exc.client_peer)
             outcome = "transient_error"
-            # Past max_retries, retry() raises exc itself: on_failure ends the job.
             with self.requeued_if_unsent():
                 retry = self.retry(exc=exc, countdown=self.backoff(self.request.retries), throw=False)
             raise retry from None
+        except SoftTimeLimitExceeded:
+            limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
+            self.end_job(svc, jid, StepTimedOut(f"{self.name} ran past its time limit of {limit} s"), dead_letter=False)
+        except Exception as exc:
+            log.exception("step %s crashed on job %s", self.name, job_id)
+            error = PixelFlowError(f"{self.name} failed unexpectedly ({type(exc).__name__})")
+            self.end_job(svc, jid, error, dead_letter=True)
         finally:
             metrics.step_ran(step_name, outcome, time.perf_counter() - started)
         if not proceed:
             self.notify_if_ended(svc, jid, step_name)
-            raise Ignore()
+            self.request.chain = None  # the rest of the chain is dropped
+            return
         failpoints.fire(svc.settings.failpoints, f"{step_name}.after")
         self.hand_on()
+
+    def end_job(self, svc: Services, job_id: uuid.UUID, error: PixelFlowError, *, dead_letter: bool) -> NoReturn:
+        """Fail the job with ``error`` and end this step: FAILURE, and, with ``dead_letter``, its message
+        rejected without requeue into the dead-letter queue (the relay records it for ``dlq replay``).
+
+        A job that cannot be failed now (PostgreSQL down) is dead-lettered too: the sweeper ends it later.
+        """
+        try:
+            self.give_up(svc, job_id, error)
+        except Exception:
+            log.exception("could not end job %s in %s", job_id, self.name)
+            dead_letter = True
+        if dead_letter:
+            raise Reject(f"{error.code}: {error.message}", requeue=False)
+        error.handled = True  # type: ignore[attr-defined]
+        raise error
 
     @contextmanager
     def requeued_if_unsent(self) -> Iterator[None]:
@@ -144,18 +179,12 @@ class StepTask(Task):  # type: ignore[misc]
                 notify_task.apply_async((str(job_id),))
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        # Retries exhausted, or a bug: the job must still end.
-        job_id = uuid.UUID(args[0])
-        if isinstance(exc, TransientError):
-            exc.message = f"gave up after {self.request.retries} retries: {exc.message}"
-            error: PixelFlowError = exc
-        elif isinstance(exc, SoftTimeLimitExceeded):
-            limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
-            error = StepTimedOut(f"{self.name} ran past its time limit of {limit} s")
-        else:
-            log.exception("step %s crashed on job %s", self.name, job_id, exc_info=exc)
-            error = PixelFlowError(f"{self.name} failed unexpectedly ({type(exc).__name__})")
-        self.give_up(services(), job_id, error)
+        # What run_step did not end itself (a failure outside the step's body) must still end the job.
+        if getattr(exc, "handled", False):
+            return
+        log.error("step %s failed outside its body on job %s", self.name, args[0], exc_info=exc)
+        error = PixelFlowError(f"{self.name} failed unexpectedly ({type(exc).__name__})")
+        self.give_up(services(), uuid.UUID(args[0]), error)
 
 
 class NotifyTask(StepTask):

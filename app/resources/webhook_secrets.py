@@ -34,11 +34,11 @@ class Secrets(MethodView):
 
     @blp.response(201, NewWebhookSecretSchema)
     @blp.alt_response(403, schema=ErrorSchema, description="not an admin key")
-    @blp.alt_response(422, schema=ErrorSchema, description="the tenant already has the most secrets allowed")
+    @blp.alt_response(409, schema=ErrorSchema, description="the tenant already has the most secrets allowed")
     def post(self) -> dict[str, Any]:
         """Make a webhook secret; from now on it signs every webhook, beside the ones already there"""
         require_admin()
-        made, secret = store().create(tenant())  # TooManyWebhookSecrets: 422 too_many_webhook_secrets
+        made, secret = store().create(tenant())  # TooManyWebhookSecrets: 409 too_many_webhook_secrets
         return {"id": made.id, "prefix": made.prefix, "created_at": made.created_at, "secret": secret}
 
 

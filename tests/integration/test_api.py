@@ -151,7 +151,26 @@ def test_the_openapi_document_and_swagger_ui_are_served(client: FlaskClient) -> 
 
 @pytest.mark.parametrize("method", ["put", "delete"])
 def test_a_method_that_is_not_allowed_is_a_405_in_the_error_shape(client: FlaskClient, method: str) -> None:
-    assert_error(getattr(client, method)("/v1/jobs"), 405, "method_not_allowed")
+    response = getattr(client, method)("/v1/jobs")
+    assert_error(response, 405, "method_not_allowed")
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}  # RFC 9110: what is allowed instead
+
+
+def test_the_document_states_the_rules_across_fields_and_the_deployments_limits(client: FlaskClient) -> None:
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    source = schemas["Source"]
+    assert [b["required"] for b in source["oneOf"]] == [["key"], ["url"]]  # exactly one of them
+    url = source["oneOf"][1]["properties"]["url"]
+    assert url["format"] == "uri" and url["minLength"] >= 1  # "url" is no JSON Schema format
+    job = schemas["JobRequest"]["properties"]
+    assert job["webhook_url"]["format"] == "uri"
+    assert job["presets"]["items"]["enum"] == ["thumbnails"] and job["outputs"]["maxItems"] == 10
+    rules = schemas["OutputRequest"]["allOf"]
+    assert {"if": {"required": ["fit"], "properties": {"fit": {"enum": ["cover", "pad"]}}},
+            "then": {"required": ["width", "height"]}} in rules  # fmt: skip
+    assert (
+        "before 'to'" in client.get("/openapi.json").json["paths"]["/v1/usage"]["get"]["parameters"][0]["description"]
+    )
 
 
 def test_presets_expand_into_outputs_beside_explicit_ones(client: FlaskClient) -> None:

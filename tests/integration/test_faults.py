@@ -6,7 +6,9 @@ session's relay is paused meanwhile), so that failpoints reach only them.
 
 import json
 import os
+import re
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +30,7 @@ from tests.integration.conftest import RecordingServer
 from tests.integration.test_api import upload
 from tests.integration.test_pipeline import run_job
 
-Stack = Callable[[list[str]], Worker]
+Stack = Callable[..., Worker]
 
 
 @pytest.fixture()
@@ -36,8 +38,8 @@ def own_stack(relay: Relay, settings: Settings, tmp_path: Path) -> Iterator[Stac
     queue = f"{settings.queue}-faults-{uuid.uuid4().hex[:6]}"
     started: list[Any] = []
 
-    def start(failpoints: list[str]) -> Worker:
-        env = {"PIXELFLOW_QUEUE": queue, "PIXELFLOW_FAILPOINTS": ",".join(failpoints)}
+    def start(failpoints: list[str], more_env: dict[str, str] | None = None) -> Worker:
+        env = {"PIXELFLOW_QUEUE": queue, "PIXELFLOW_FAILPOINTS": ",".join(failpoints), **(more_env or {})}
         relay.stop()
         own_relay = Relay(tmp_path / "relay.log", env)
         worker = Worker(f"faults-{queue}", tmp_path / "worker.log", concurrency=1, env=env)
@@ -85,6 +87,11 @@ def test_a_child_killed_mid_transform_costs_a_repeat_not_the_job(
     assert not [d for d in jobs.dead_letters(100) if str(d["job_id"]) == job_id]
 
 
+def ended_step(worker: Worker, step: str) -> bool:
+    """The worker logged the step's end: it found the job ended and returned (SUCCESS, the chain dropped)."""
+    return re.search(rf"pixelflow\.{step}\[[0-9a-f-]+\] succeeded", worker.output()) is not None
+
+
 def celery_cli(*args: str) -> str:
     return cli("celery", "-A", "tasks", *args)
 
@@ -123,7 +130,7 @@ def test_a_job_canceled_while_it_renders_leaves_no_outputs_behind(
 
     wait_until(lambda: len(written()) == 2, 30, "the outputs")
     assert client.post(f"/v1/jobs/{job_id}/cancel").json["status"] == "canceled"
-    wait_until(lambda: "pixelflow.transform[" in worker.output() and "ignored" in worker.output(), 30, "transform")
+    wait_until(lambda: ended_step(worker, "transform"), 30, "transform")
     assert written() == []
     assert "pixelflow.upload[" not in worker.output()
     assert client.get(f"/v1/jobs/{job_id}").json["status"] == "canceled"
@@ -139,11 +146,7 @@ def test_a_job_canceled_mid_step_stops_before_the_next_one_and_the_client_hears_
     worker.wait_for_task("transform")
     assert client.post(f"/v1/jobs/{job_id}/cancel").json["status"] == "canceled"
     # The transform's failpoint sleeps 3 s, then the step finds the job canceled and drops the chain.
-    wait_until(
-        lambda: "pixelflow.transform[" in worker.output() and "ignored" in worker.output(),
-        30,
-        "the transform to give up",
-    )
+    wait_until(lambda: ended_step(worker, "transform"), 30, "the transform to give up")
     time.sleep(1)
     assert "pixelflow.upload[" not in worker.output()
     job = client.get(f"/v1/jobs/{job_id}").json
@@ -156,3 +159,97 @@ def test_a_job_canceled_mid_step_stops_before_the_next_one_and_the_client_hears_
     [(_, _, _, body)] = [r for r in http_peer.requests if r[0] == "POST"]
     event = json.loads(body)
     assert (event["type"], event["data"]["id"], event["data"]["status"]) == ("job.canceled", job_id, "canceled")
+
+
+def test_dead_letters_hold_what_an_operator_can_act_on_and_each_one_is_replayed_or_dismissed(
+    client: FlaskClient, own_stack: Stack, jobs: JobStore, http_peer: RecordingServer
+) -> None:
+    # validate crashes (a bug): the job fails with internal_error and the step is dead-lettered. The job's
+    # webhook answers 503 for good: the delivery gives up after PIXELFLOW_WEBHOOK_MAX_RETRIES (1 here, not the
+    # steps' 2), and that is the job's delivery history, not a dead letter. So is a URL source that keeps failing.
+    own_stack(["validate:raise"], {"PIXELFLOW_WEBHOOK_MAX_RETRIES": "1"})
+    http_peer.post_status["/down"] = 503
+    http_peer.routes["/source-down.jpg"] = (503, {}, b"")
+    key = upload(client, images.jpeg(200, 100))
+    outputs = [{"name": "a", "format": "png"}]
+    crashed = run_job(client, {"source": {"key": key}, "outputs": outputs, "webhook_url": f"{http_peer.url}/down"})
+    unreachable = run_job(client, {"source": {"url": f"{http_peer.url}/source-down.jpg"}, "outputs": outputs})
+    assert crashed["error"]["code"] == "internal_error"
+    assert unreachable["error"]["code"] == "source_unavailable"
+    assert "gave up after 2 retries" in unreachable["error"]["message"]
+    deliveries = wait_until(
+        lambda: (d := client.get(f"/v1/jobs/{crashed['id']}/deliveries").json["items"]) and len(d) >= 2 and d,
+        30,
+        "two webhook attempts",
+    )
+    time.sleep(3)  # a third attempt would come within 2 s
+    assert [d["status_code"] for d in client.get(f"/v1/jobs/{crashed['id']}/deliveries").json["items"]] == [503, 503]
+    assert len([r for r in http_peer.requests if r[:2] == ("POST", "/down")]) == 2 == len(deliveries)
+
+    def letters() -> list[dict[str, Any]]:
+        return [d for d in jobs.dead_letters(100) if str(d["job_id"]) in (crashed["id"], unreachable["id"])]
+
+    [letter] = wait_until(letters, 20, "the crashed step's dead letter")
+    assert (letter["task"], letter["reason"]) == ("pixelflow.validate", "rejected")
+    assert jobs.backlog()["dead_letters"] >= 1
+    # Replayed: the job runs again from the start, crashes again, and leaves a new letter.
+    assert "queued again" in celery_cli("dlq", "replay", str(letter["id"]))
+    [again] = wait_until(letters, 60, "the replayed job's letter")
+    assert again["id"] != letter["id"]
+    with pytest.raises(AssertionError, match=r"no dead letter"):
+        celery_cli("dlq", "replay", str(letter["id"]))  # settled
+    assert "dismissed" in celery_cli("dlq", "dismiss", str(again["id"]), "--why", "known bug")
+    assert letters() == []
+    listed = celery_cli("dlq", "list", "--all")
+    assert "dismissed" in listed and "(known bug)" in listed and "replayed" in listed
+
+
+def test_every_step_ends_in_a_final_state_in_the_task_events_that_flower_reads(
+    client: FlaskClient, own_stack: Stack, http_peer: RecordingServer
+) -> None:
+    from celery.events.state import State
+    from celery.states import READY_STATES, REJECTED
+
+    from tasks.celery_app import app as celery_app
+
+    worker = own_stack(["transform:sleep"], {"PIXELFLOW_TASK_EVENTS": "true"})
+    state = State()
+    with celery_app.connection_for_read() as conn:
+        receiver = celery_app.events.Receiver(conn, handlers={"*": state.event})
+        capture = threading.Thread(target=receiver.capture, kwargs={"wakeup": False}, daemon=True)
+        capture.start()
+        try:
+            key = upload(client, images.jpeg(200, 100))
+            outputs = [{"name": "a", "format": "png"}]
+            canceled_id = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": outputs}).json["id"]
+            worker.wait_for_task("transform")
+            assert client.post(f"/v1/jobs/{canceled_id}/cancel").json["status"] == "canceled"
+            wait_until(lambda: ended_step(worker, "transform") or None, 30, "the transform to find the job ended")
+            done = run_job(client, {"source": {"key": key}, "outputs": outputs})
+            bad = upload(client, images.jpeg(200, 100)[:300], "image/jpeg")
+            failed = run_job(client, {"source": {"key": bad}, "outputs": outputs})
+
+            def ours() -> list[Any]:
+                return [t for t in state.tasks.values() if t.worker and t.worker.hostname.startswith("faults-")]
+
+            def settled() -> list[Any] | None:
+                tasks = ours()
+                return tasks if len(tasks) >= 12 and all(t.state in (*READY_STATES, REJECTED) for t in tasks) else None
+
+            tasks = wait_until(settled, 30, "every step's final event")
+        finally:
+            receiver.should_stop = True
+            capture.join(5)
+    assert done["status"] == "succeeded" and failed["status"] == "failed", failed
+    by_job: dict[str, dict[str, str]] = {}
+    for t in tasks:
+        [job_id] = [j for j in (done["id"], failed["id"], canceled_id) if j in str(t.args)]
+        by_job.setdefault(job_id, {})[t.name.rsplit(".", 1)[-1]] = t.state
+    assert by_job[done["id"]] == dict.fromkeys(("fetch", "validate", "transform", "upload", "notify"), "SUCCESS")
+    assert by_job[failed["id"]] == {"fetch": "SUCCESS", "validate": "FAILURE", "notify": "SUCCESS"}
+    assert by_job[canceled_id] == {
+        "fetch": "SUCCESS",
+        "validate": "SUCCESS",
+        "transform": "SUCCESS",
+        "notify": "SUCCESS",
+    }

@@ -39,6 +39,11 @@ def test_a_tenant_over_its_limit_gets_429_with_retry_after_and_others_do_not(lim
     assert refused.json["code"] == "rate_limited" and refused.json["status"] == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert answers[0].headers["X-RateLimit-Limit"] == "3"
+    # Retry-After only where the request was refused (RFC 9110): not on a 201, nor on a 422.
+    assert all("Retry-After" not in r.headers for r in answers[:3])
+    invalid = busy.post("/v1/jobs", json={"outputs": []})  # type: ignore[attr-defined]
+    assert invalid.status_code == 422 and "X-RateLimit-Limit" in invalid.headers
+    assert "Retry-After" not in invalid.headers
     assert calm.post("/v1/uploads", json=UPLOAD).status_code == 201  # type: ignore[attr-defined]
 
 

@@ -44,7 +44,7 @@ def test_secrets_are_shown_once_managed_by_admin_keys_and_kept_to_their_tenant(a
 
     for _ in range(MAX_PER_TENANT - 1):
         assert admin.post("/v1/webhook-secrets").status_code == 201
-    assert_error(admin.post("/v1/webhook-secrets"), 422, "too_many_webhook_secrets")
+    assert_error(admin.post("/v1/webhook-secrets"), 409, "too_many_webhook_secrets")
     assert admin.delete(f"/v1/webhook-secrets/{made.json['id']}").status_code == 204
     assert len(admin.get("/v1/webhook-secrets").json["items"]) == MAX_PER_TENANT - 1
 

@@ -33,3 +33,29 @@ def test_allowlist_is_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyP
 def test_presigned_urls_use_the_public_endpoint_when_set() -> None:
     assert Settings(s3_endpoint="minio:9000").presign_endpoint == "minio:9000"
     assert Settings(s3_endpoint="minio:9000", s3_public_endpoint="localhost:9000").presign_endpoint == "localhost:9000"
+
+
+def test_an_error_in_a_secret_setting_names_the_variable_and_shows_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = "whsec_" + __import__("base64").b64encode(b"a-perfectly-good-secret-of-32-bytes").decode()
+    monkeypatch.setenv("PIXELFLOW_WEBHOOK_SECRETS", f"{good},whsec_not!base64")
+    monkeypatch.setenv("PIXELFLOW_DB_POOL_MAX", "0")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert "PIXELFLOW_WEBHOOK_SECRETS" in text and "each secret is 'whsec_' followed by base64" in text
+    assert good not in text and "not!base64" not in text and good[6:20] not in text
+    assert "PIXELFLOW_DB_POOL_MAX" in text and "got '0'" in text  # other values are still shown
+
+
+def test_the_webhook_retry_limit_reaches_the_notify_task_and_the_steps_keep_theirs() -> None:
+    # Celery applies a "*" annotation after a task's own: it must not override notify's limit.
+    from tasks.celery_app import app
+    from tasks.pipeline import job_chain  # noqa: F401  (registers the tasks)
+
+    settings = __import__("config").get_settings()
+    assert settings.webhook_max_retries != settings.task_max_retries
+    assert app.tasks["pixelflow.notify"].max_retries == settings.webhook_max_retries
+    assert app.tasks["pixelflow.notify"].retry_backoff_max == 3600
+    assert {app.tasks[f"pixelflow.{s}"].max_retries for s in ("fetch", "validate", "transform", "upload")} == {
+        settings.task_max_retries
+    }
