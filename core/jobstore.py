@@ -193,9 +193,14 @@ class JobStore:
         created (``Job.replayed`` is then True); with another request it is refused; while
         another transaction holds the same key, IdempotencyConflict.
         """
-        replay_of: uuid.UUID | None = None
-        with self.tx() as cur:
-            if idempotency:
+        if idempotency is None:
+            # The usual case: one statement, one round trip (in autocommit, its own transaction).
+            with self.statement() as cur:
+                created_at = self._insert(
+                    cur, job_id, outputs, source_key, source_url, webhook_url, placeholder, tenant
+                )
+        else:
+            with self.tx() as cur:
                 # One transaction from the key's check to its row: a concurrent repeat of the key
                 # cannot slip in between (it finds the lock taken and is told to retry).
                 key, digest = idempotency
@@ -209,20 +214,18 @@ class JobStore:
                 seen = cur.fetchone()
                 if seen and seen["request_hash"] != digest:
                     raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
-                replay_of = seen["job_id"] if seen else None
-            if replay_of is None:
-                created_at = self._insert(
-                    cur, job_id, outputs, source_key, source_url, webhook_url, placeholder, tenant
-                )
-                if idempotency:
+                if not seen:
+                    created_at = self._insert(
+                        cur, job_id, outputs, source_key, source_url, webhook_url, placeholder, tenant
+                    )
                     cur.execute(
                         "INSERT INTO idempotency_keys (tenant, key, request_hash, job_id) VALUES (%s, %s, %s, %s)",
-                        (tenant, idempotency[0], idempotency[1], job_id),
+                        (tenant, key, digest, job_id),
                     )
-        if replay_of is not None:
-            earlier = self.get(replay_of)
-            assert earlier is not None, "idempotency keys are deleted with their job"
-            return dataclasses.replace(earlier, replayed=True)
+            if seen:  # outside the transaction: its connection is back in the pool first
+                earlier = self.get(seen["job_id"])
+                assert earlier is not None, "idempotency keys are deleted with their job"
+                return dataclasses.replace(earlier, replayed=True)
         return Job(
             job_id,
             "queued",
@@ -246,23 +249,35 @@ class JobStore:
         placeholder: bool,
         tenant: str,
     ) -> datetime:
+        """The job, its outputs, its outbox row and the relay's wake-up, in one statement."""
+        outputs_json = [
+            {
+                "position": i,
+                "name": o.name,
+                "format": o.format,
+                "width": o.width,
+                "height": o.height,
+                "fit": o.fit,
+                "quality": o.quality,
+                "options": o.options(),
+            }
+            for i, o in enumerate(outputs)
+        ]
         cur.execute(
-            "INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested, tenant)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING created_at",
-            (job_id, source_key, source_url, webhook_url, placeholder, tenant),
+            "WITH job AS ("
+            " INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested, tenant)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, created_at"
+            "), outputs AS ("
+            " INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality, options)"
+            " SELECT job.id, o.position, o.name, o.format, o.width, o.height, o.fit, o.quality, o.options"
+            " FROM job, jsonb_to_recordset(%s) AS o(position integer, name text, format text, width integer,"
+            " height integer, fit text, quality integer, options jsonb)"
+            "), queued AS (INSERT INTO outbox (job_id) SELECT id FROM job)"
+            " SELECT created_at, pg_notify(%s, '') FROM job",
+            (job_id, source_key, source_url, webhook_url, placeholder, tenant, Jsonb(outputs_json), OUTBOX_CHANNEL),
         )
         row = cur.fetchone()
         assert row is not None
-        cur.executemany(
-            "INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality, options)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (job_id, i, o.name, o.format, o.width, o.height, o.fit, o.quality, Jsonb(o.options()))
-                for i, o in enumerate(outputs)
-            ],
-        )
-        cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
-        cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
         created_at: datetime = row["created_at"]
         return created_at
 

@@ -53,8 +53,8 @@ class KeyStore:
         return ApiKey(**row), key
 
     def authenticate(self, key: str) -> ApiKey | None:
-        """The live key this secret belongs to, or None."""
-        with self.jobs.tx() as cur:
+        """The live key this secret belongs to, or None (one statement: it runs on every request)."""
+        with self.jobs.statement() as cur:
             cur.execute(
                 "SELECT id, tenant, name, prefix, scope, created_at, revoked_at FROM api_keys"
                 " WHERE key_hash = %s AND revoked_at IS NULL",

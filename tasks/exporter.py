@@ -2,13 +2,14 @@
 
 Read at every scrape, from the broker and the database:
 
-    pixelflow_queue_messages_ready{queue}        messages waiting in the work and dead-letter queues
-    pixelflow_queue_consumers{queue}             consumers attached (0: no worker is taking work)
+    pixelflow_queue_messages_ready{queue,role}   messages waiting in the work (role "work") and
+                                                 dead-letter ("dead-letters") queues
+    pixelflow_queue_consumers{queue,role}        consumers attached (0: no worker is taking work)
     pixelflow_outbox_unsent                      accepted jobs the relay has not published yet
     pixelflow_outbox_oldest_unsent_seconds       how long the oldest of them has waited
     pixelflow_jobs_unfinished{status}            queued and processing jobs
     pixelflow_jobs_unfinished_oldest_seconds{status}
-    pixelflow_dead_letters_pending               dead letters not replayed
+    pixelflow_dead_letters_pending               dead letters waiting for an operator (not replayed or dismissed)
     pixelflow_exporter_up{dependency}            1 when the broker / database answered this scrape
 
 The queue alone misses jobs waiting in the outbox while the broker is down;
@@ -43,7 +44,12 @@ log = logging.getLogger(__name__)
 
 class BacklogCollector(Collector):
     def __init__(self, settings: Settings, jobs: JobStore) -> None:
-        self.queues = (settings.queue, transform_queue(settings), f"{settings.queue}.dead")
+        # (queue, role): the alerts select work queues by role, whatever PIXELFLOW_QUEUE names them.
+        self.queues = (
+            (settings.queue, "work"),
+            (transform_queue(settings), "work"),
+            (f"{settings.queue}.dead", "dead-letters"),
+        )
         self.jobs = jobs
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
@@ -55,20 +61,21 @@ class BacklogCollector(Collector):
         yield up
 
     def _queues(self, up: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
-        ready = GaugeMetricFamily("pixelflow_queue_messages_ready", "Messages waiting in a queue", labels=["queue"])
-        consumers = GaugeMetricFamily("pixelflow_queue_consumers", "Consumers of a queue", labels=["queue"])
+        labels = ["queue", "role"]
+        ready = GaugeMetricFamily("pixelflow_queue_messages_ready", "Messages waiting in a queue", labels=labels)
+        consumers = GaugeMetricFamily("pixelflow_queue_consumers", "Consumers of a queue", labels=labels)
         try:
             # A connection per scrape (every 15–30 s): nothing to keep alive or re-establish between them.
             with app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1, timeout=3)
                 channel = conn.channel()
-                for queue in self.queues:
+                for queue, role in self.queues:
                     try:
                         _, count, attached = channel.queue_declare(queue, passive=True)
                     except NotFound:  # not declared yet: nothing waits in it; the channel is closed
                         count, attached, channel = 0, 0, conn.channel()
-                    ready.add_metric([queue], count)
-                    consumers.add_metric([queue], attached)
+                    ready.add_metric([queue, role], count)
+                    consumers.add_metric([queue, role], attached)
         except (OperationalError, OSError) as exc:
             log.warning("broker unreachable: %s", exc)
             up.add_metric(["broker"], 0)

@@ -66,7 +66,7 @@ _probes = Probes()
 @blp.route("/healthz")
 class Health(MethodView):
     @blp.doc(security=[])  # open: probes carry no key
-    @blp.response(200, HealthSchema)
+    @blp.response(200, HealthSchema())
     def get(self) -> dict[str, Any]:
         """The process is alive"""
         return {"status": "ok"}
@@ -75,7 +75,7 @@ class Health(MethodView):
 @blp.route("/readyz")
 class Ready(MethodView):
     @blp.doc(security=[])
-    @blp.response(200, HealthSchema)
+    @blp.response(200, HealthSchema())
     @blp.alt_response(503, schema=HealthSchema, description="PostgreSQL is unreachable")
     def get(self) -> Any:
         """PostgreSQL answers (RabbitMQ and storage are reported, each check bounded at 1 s)"""

@@ -14,7 +14,7 @@ from marshmallow import RAISE
 from werkzeug.exceptions import NotFound
 
 from app.auth import tenant
-from app.metrics import JOBS_ACCEPTED
+from app.metrics import JOBS_ACCEPTED, JOBS_CANCELED
 from app.ratelimit import job_limit, limiter
 from app.schemas import (
     UPLOAD_CONTENT_TYPES,
@@ -32,6 +32,10 @@ from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, Unsuppo
 from core.ids import new_id
 from core.spec import OutputSpec, upload_prefix
 from core.urlguard import check_url
+
+# Schema instances, made once: webargs and flask-smorest would make (and deep-copy the fields of) a new one for
+# every request when given the class.
+PRESET_OUTPUTS = OutputRequestSchema(many=True)
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Image jobs")
 
@@ -59,8 +63,8 @@ def _idempotency() -> tuple[str, str] | None:
 @blp.route("")
 class Jobs(MethodView):
     @limiter.limit(job_limit)
-    @blp.arguments(JobRequestSchema)
-    @blp.response(202, JobSchema)
+    @blp.arguments(JobRequestSchema())
+    @blp.response(202, JobSchema())
     @blp.alt_response(409, schema=ErrorSchema, description="a request with this Idempotency-Key is in progress")
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, body: dict[str, Any]) -> Any:
@@ -73,7 +77,7 @@ class Jobs(MethodView):
             if preset not in settings.presets:
                 known = ", ".join(sorted(settings.presets)) or "none"
                 abort(422, message=f"unknown preset {preset!r} (known: {known})", errors={"presets": [preset]})
-            requested += OutputRequestSchema(many=True).load(settings.presets[preset])
+            requested += PRESET_OUTPUTS.load(settings.presets[preset])
         names = [o["name"] for o in requested]
         if len(names) != len(set(names)):
             clash = sorted({n for n in names if names.count(n) > 1})
@@ -129,11 +133,11 @@ class Jobs(MethodView):
         )
         if job.replayed:
             return job_document(job, svc.store, svc.result_url_ttl), 202, {"Idempotent-Replayed": "true"}
-        JOBS_ACCEPTED.inc()
+        JOBS_ACCEPTED.labels("new").inc()
         return job_document(job, svc.store, svc.result_url_ttl)
 
-    @blp.arguments(JobListQuerySchema, location="query", unknown=RAISE)
-    @blp.response(200, JobListSchema)
+    @blp.arguments(JobListQuerySchema(), location="query", unknown=RAISE)
+    @blp.response(200, JobListSchema())
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """List jobs, newest first"""
         svc = services()
@@ -148,7 +152,7 @@ class Jobs(MethodView):
 
 @blp.route("/<uuid:job_id>")
 class JobById(MethodView):
-    @blp.response(200, JobSchema)
+    @blp.response(200, JobSchema())
     def get(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Read a job: its status, outputs and error"""
         return _document(services(), job_id)
@@ -156,7 +160,7 @@ class JobById(MethodView):
 
 @blp.route("/<uuid:job_id>/deliveries")
 class JobDeliveries(MethodView):
-    @blp.response(200, DeliveryListSchema)
+    @blp.response(200, DeliveryListSchema())
     def get(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Every webhook delivery attempt for the job, oldest first"""
         svc = services()
@@ -166,7 +170,7 @@ class JobDeliveries(MethodView):
 
 @blp.route("/<uuid:job_id>/retry")
 class JobRetry(MethodView):
-    @blp.response(202, JobSchema)
+    @blp.response(202, JobSchema())
     @blp.alt_response(409, schema=ErrorSchema, description="the job has not failed or been canceled")
     def post(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Run a failed or canceled job again, from the start"""
@@ -174,12 +178,13 @@ class JobRetry(MethodView):
         _document(svc, job_id)
         if not svc.jobs.retry(job_id):
             _conflict(svc, job_id, "only a failed or canceled job can be retried")
+        JOBS_ACCEPTED.labels("retry").inc()
         return _document(svc, job_id)
 
 
 @blp.route("/<uuid:job_id>/cancel")
 class JobCancel(MethodView):
-    @blp.response(200, JobSchema)
+    @blp.response(200, JobSchema())
     @blp.alt_response(409, schema=ErrorSchema, description="the job has already ended")
     def post(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Cancel a queued or running job (a step already running finishes; nothing after it runs)"""
@@ -187,6 +192,7 @@ class JobCancel(MethodView):
         _document(svc, job_id)
         if not svc.jobs.cancel(job_id):
             _conflict(svc, job_id, "the job has already ended")
+        JOBS_CANCELED.inc()
         return _document(svc, job_id)
 
 

@@ -31,8 +31,8 @@ def safe_file_name(name: str) -> str:
 @blp.route("")
 class Uploads(MethodView):
     @limiter.limit(upload_limit)
-    @blp.arguments(UploadRequestSchema)
-    @blp.response(201, UploadSchema)
+    @blp.arguments(UploadRequestSchema())
+    @blp.response(201, UploadSchema())
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Get a presigned URL to PUT one image to"""
         svc = services()

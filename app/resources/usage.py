@@ -18,8 +18,8 @@ blp = Blueprint("usage", __name__, url_prefix="/v1/usage", description="Usage")
 
 @blp.route("")
 class Usage(MethodView):
-    @blp.arguments(UsageQuerySchema, location="query", unknown=RAISE)
-    @blp.response(200, UsageSchema)
+    @blp.arguments(UsageQuerySchema(), location="query", unknown=RAISE)
+    @blp.response(200, UsageSchema())
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Sum the tenant's usage over [from, to): jobs, pixels, bytes in, out and saved, compute time"""
         until = query.get("to") or datetime.now(UTC)

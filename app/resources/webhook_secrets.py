@@ -27,12 +27,12 @@ def store() -> WebhookSecrets:
 
 @blp.route("")
 class Secrets(MethodView):
-    @blp.response(200, WebhookSecretListSchema)
+    @blp.response(200, WebhookSecretListSchema())
     def get(self) -> dict[str, Any]:
         """List the tenant's webhook secrets (never the secrets themselves)"""
         return {"items": store().for_tenant(tenant())}
 
-    @blp.response(201, NewWebhookSecretSchema)
+    @blp.response(201, NewWebhookSecretSchema())
     @blp.alt_response(403, schema=ErrorSchema, description="not an admin key")
     @blp.alt_response(409, schema=ErrorSchema, description="the tenant already has the most secrets allowed")
     def post(self) -> dict[str, Any]:

@@ -28,8 +28,9 @@ from scripts.stack import ROOT
 
 CACHE = ROOT / ".cache" / "bench"
 ENGINE = ROOT / "scripts" / "benchmark" / "engine.py"
-# (label, interpreter, variant, Pillow build put first on the path): stock Pillow and libvips live in
-# .venv-bench, Pillow-SIMD in the project's virtualenv. The last two rows are PixelFlow's transform on the
+# (label, interpreter, variant, Pillow build put first on the path): stock Pillow and Debian's libvips live in
+# .venv-bench, a current libvips (the pyvips-binary wheel) in .venv-bench-vips, Pillow-SIMD in the project's
+# virtualenv. The last two rows are PixelFlow's transform on the
 # other engines its image runs: the SSE4.1 build (amd64 CPUs without AVX2) and stock Pillow (arm64), both
 # installed by scripts/bench into .cache/bench.
 VARIANTS = [
@@ -39,6 +40,8 @@ VARIANTS = [
     ("Pillow-SIMD + draft", Path(sys.executable), "pillow+draft", None),
     ("libvips", ROOT / ".venv-bench/bin/python", "vips", None),
     ("libvips + shrink-on-load", ROOT / ".venv-bench/bin/python", "vips+shrink-on-load", None),
+    ("libvips (pyvips-binary)", ROOT / ".venv-bench-vips/bin/python", "vips", None),
+    ("libvips (pyvips-binary) + shrink-on-load", ROOT / ".venv-bench-vips/bin/python", "vips+shrink-on-load", None),
     ("PixelFlow transform (Pillow-SIMD)", Path(sys.executable), "pixelflow-transform", None),
     ("PixelFlow transform, SSE4.1 build (amd64 without AVX2)", Path(sys.executable), "pixelflow-transform", "sse4"),
     ("PixelFlow transform, stock Pillow (the arm64 image)", Path(sys.executable), "pixelflow-transform", "stock"),
@@ -46,30 +49,65 @@ VARIANTS = [
 
 
 def engine(groups: list[Path], passes: int) -> list[dict[str, Any]]:
-    results = []
+    """Every variant in its own process on core 0, run in turn: pass 1 of each, then pass 2 of each (in the
+    next order of a rotation), and so on, so that a slow spell of the machine costs every variant alike."""
+    from scripts.benchmark.engine import summary
+
+    servers = []
     for label, python, variant, build in VARIANTS:
         path = os.pathsep.join([str(CACHE / f"pillow-{build}"), str(ROOT)] if build else [str(ROOT)])
         env = {**os.environ, "PYTHONPATH": path, "VIPS_CONCURRENCY": "1", "OMP_NUM_THREADS": "1"}
-        out = subprocess.run(
-            ["taskset", "-c", "0", str(python), str(ENGINE), variant, str(passes), *map(str, groups)],
-            capture_output=True,
+        process = subprocess.Popen(
+            ["taskset", "-c", "0", str(python), str(ENGINE), variant],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
-            check=True,
             env=env,
-        ).stdout
-        for line in out.splitlines():
-            results.append({"label": label, **json.loads(line)})
-        print(f"engine: {label} done", file=sys.stderr, flush=True)
-    return results
+        )
+        servers.append((label, variant, process))
+    times: dict[tuple[str, Path], list[float]] = {}
+    engines: dict[str, str] = {}
+    try:
+        for n in range(passes):
+            turn = servers[n % len(servers) :] + servers[: n % len(servers)]
+            for group in groups:
+                for label, _, process in turn:
+                    assert process.stdin is not None and process.stdout is not None
+                    process.stdin.write(f"{group}\n")
+                    process.stdin.flush()
+                    reply = process.stdout.readline()
+                    if not reply:
+                        raise RuntimeError(f"engine variant {label} failed")
+                    answer = json.loads(reply)
+                    times.setdefault((label, group), []).append(answer["ms"])
+                    engines[label] = answer["engine"]
+            print(f"engine: pass {n + 1} of {passes} done", file=sys.stderr, flush=True)
+    finally:
+        for _, _, process in servers:
+            if process.stdin is not None:
+                process.stdin.close()
+            process.wait(30)
+    return [
+        {
+            "label": label,
+            **summary(variant, engines[label], group.name, len(list(group.iterdir())), times[(label, group)]),
+        }
+        for label, variant, _ in servers
+        for group in groups
+    ]
 
 
 def engine_all_cores(groups: list[Path], passes: int) -> dict[str, dict[str, float]]:
     """Pillow-SIMD + draft on every core at once, one process per core: the capacity the pipeline has."""
+    from scripts.benchmark.engine import summary
+
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cores = os.cpu_count() or 1
+    feed = "".join(f"{group}\n" for _ in range(passes) for group in groups)
     processes = [
         subprocess.Popen(
-            ["taskset", "-c", str(core), sys.executable, str(ENGINE), "pillow+draft", str(passes), *map(str, groups)],
+            ["taskset", "-c", str(core), sys.executable, str(ENGINE), "pillow+draft"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
@@ -77,13 +115,20 @@ def engine_all_cores(groups: list[Path], passes: int) -> dict[str, dict[str, flo
         for core in range(cores)
     ]
     per_group: dict[str, list[dict[str, Any]]] = {}
+    for process in processes:  # every core at once: the feed is a few lines, well within a pipe's buffer
+        assert process.stdin is not None
+        process.stdin.write(feed)
+        process.stdin.close()
+    outputs = [process.stdout.read() if process.stdout else "" for process in processes]
     for process in processes:
-        out, _ = process.communicate()
+        process.wait()
+    for process, out in zip(processes, outputs, strict=True):
         if process.returncode:
             raise RuntimeError("an engine process failed")
-        for line in out.splitlines():
-            row = json.loads(line)
-            per_group.setdefault(row["group"], []).append(row)
+        answers = [json.loads(line)["ms"] for line in out.splitlines()]
+        for i, group in enumerate(groups):
+            row = summary("pillow+draft", "", group.name, 0, answers[i :: len(groups)])
+            per_group.setdefault(group.name, []).append(row)
     return {
         group: {
             "cores": len(rows),

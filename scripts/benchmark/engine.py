@@ -1,9 +1,14 @@
 """The standard job on one engine variant, on one core: decode, orient, 800 px
 and 200 px wide, each as JPEG q85 and WebP q80.
 
-Runs as its own process (`python engine.py VARIANT DIR...`) so that stock
-Pillow, Pillow-SIMD and pyvips each load in their own interpreter; prints
-one JSON object per corpus group. Needs only the engine it measures.
+Runs as its own process (`python engine.py VARIANT`) so that stock Pillow,
+Pillow-SIMD and pyvips (Debian's libvips, or a current one from the
+pyvips-binary wheel) each load in their own interpreter. It serves passes:
+for each corpus directory read from stdin it runs the job once over every
+source there and prints one JSON line (ms per source). make bench drives
+all variants together, one pass of each in turn, so that the machine's
+drift over the run hits every variant alike. Needs only the engine it
+measures.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 WIDTHS = (800, 200)
 JPEG_Q, WEBP_Q = 85, 80
@@ -103,37 +109,45 @@ def engine_name() -> str:
     return f"{'Pillow-SIMD' if '.post' in PIL.__version__ else 'Pillow'} {PIL.__version__.split('.post')[0]}"
 
 
-def measure(variant: str, group_dir: Path, passes: int) -> dict[str, object]:
-    job = VARIANTS[variant]()
-    sources = [p.read_bytes() for p in sorted(group_dir.iterdir())]
-    job(sources[0])  # warm-up: imports, codec set-up
-    per_source = []
-    for _ in range(passes):
-        start = time.perf_counter()
-        for data in sources:
-            job(data)
-        per_source.append((time.perf_counter() - start) * 1000 / len(sources))
-    median = statistics.median(per_source)
+def engine_label(variant: str) -> str:
     if variant.startswith("vips"):
         import pyvips
 
-        engine = f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
-    else:
-        engine = engine_name()
+        return f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+    return engine_name()
+
+
+def serve(variant: str) -> None:
+    """One pass per corpus directory read from stdin: {"ms": ms per source, "engine": ...} on stdout."""
+    job = VARIANTS[variant]()
+    label = engine_label(variant)
+    sources: dict[str, list[bytes]] = {}
+    for line in sys.stdin:
+        group = line.strip()
+        if group not in sources:
+            sources[group] = [p.read_bytes() for p in sorted(Path(group).iterdir())]
+            job(sources[group][0])  # warm-up: imports, codec set-up
+        start = time.perf_counter()
+        for data in sources[group]:
+            job(data)
+        ms = (time.perf_counter() - start) * 1000 / len(sources[group])
+        print(json.dumps({"ms": ms, "engine": label}), flush=True)
+
+
+def summary(variant: str, engine: str, group: str, sources: int, per_pass: list[float]) -> dict[str, Any]:
+    median = statistics.median(per_pass)
     return {
         "variant": variant,
         "engine": engine,
-        "group": group_dir.name,
-        "sources": len(sources),
-        "passes": passes,
+        "group": group,
+        "sources": sources,
+        "passes": len(per_pass),
         "ms_median": round(median, 2),
-        "ms_min": round(min(per_source), 2),
-        "ms_max": round(max(per_source), 2),
+        "ms_min": round(min(per_pass), 2),
+        "ms_max": round(max(per_pass), 2),
         "images_per_s_per_core": round(1000 / median, 2),
     }
 
 
 if __name__ == "__main__":
-    variant, passes, *dirs = sys.argv[1:]
-    for d in dirs:
-        print(json.dumps(measure(variant, Path(d), int(passes))), flush=True)
+    serve(sys.argv[1])

@@ -2,7 +2,9 @@
 
 import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import RUN_ID, free_port
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, wait_until
 
 
 @pytest.fixture()
@@ -56,3 +58,42 @@ def test_the_demo_pushes_a_sample_through_the_api_and_stops_what_it_started(demo
     for name in ("api", "worker", "s3"):
         assert f"stopped {name}" in result.stderr
         assert not (run_dir / f"{name}.pid").exists()
+
+
+def test_make_run_names_its_worker_and_prints_the_ports_it_was_given(demo_env: dict[str, str], tmp_path: Path) -> None:
+    worker_port, exporter_port = free_port(), free_port()
+    env = {
+        **demo_env,
+        "PIXELFLOW_WORKER_METRICS_PORT": str(worker_port),
+        "PIXELFLOW_EXPORTER_PORT": str(exporter_port),
+        "PIXELFLOW_WORKER_CONCURRENCY": "1",
+    }
+    err, log = tmp_path / "run.err", tmp_path / "second.log"
+    with err.open("w") as err_file, log.open("w") as log_file:
+        run = subprocess.Popen(
+            [str(ROOT / "scripts/run")], env=env, stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True
+        )
+        second = None
+        try:
+            wait_until(lambda: "an API key for curl" in err.read_text() or run.poll() is not None, 120, "run")
+            banner = err.read_text()
+            assert f"worker http://127.0.0.1:{worker_port}/metrics" in banner, banner
+            assert f"exporter http://127.0.0.1:{exporter_port}/metrics" in banner, banner
+            assert "9808" not in banner and "9809" not in banner
+            # A second worker with Celery's default node name beside it: it must not die on a shared pidbox queue.
+            second = subprocess.Popen(
+                [str(ROOT / ".venv/bin/celery"), "-A", "tasks", "worker", "-l", "INFO", "--concurrency=1"],
+                env={**env, "PIXELFLOW_WORKER_METRICS_PORT": "0"},
+                cwd=ROOT,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            wait_until(lambda: " ready." in log.read_text() or second.poll() is not None, 60, "the second worker")
+            time.sleep(2)
+            assert second.poll() is None and "RESOURCE_LOCKED" not in log.read_text(), log.read_text()
+        finally:
+            if second is not None:
+                second.terminate()
+                second.wait(30)
+            os.killpg(run.pid, signal.SIGINT)
+            run.wait(60)

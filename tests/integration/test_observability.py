@@ -49,10 +49,13 @@ def test_the_workers_and_the_exporter_count_what_happened(
     stack.processes.append(exporter)
     keys = [upload(client, images.jpeg(640, 480)), upload(client, images.png_with_alpha(300, 200), "image/png")]
     keys.append(upload(client, b"these bytes are no image at all" * 20, "image/png"))  # fails in validate
+    api_before = parse(client.get("/metrics").get_data(as_text=True))
     ids = [
         client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "webp"}]}).json["id"]
         for key in keys
     ]
+    canceled = client.post("/v1/jobs", json={"source": {"key": keys[0]}, "outputs": [{"name": "a", "format": "png"}]})
+    assert client.post(f"/v1/jobs/{canceled.json['id']}/cancel").json["status"] == "canceled"
 
     # No relay yet: the jobs wait in the outbox, and the exporter says so.
     before = scrape(exporter.port)
@@ -61,7 +64,7 @@ def test_the_workers_and_the_exporter_count_what_happened(
     assert value(before, "pixelflow_outbox_unsent") >= 3
     assert value(before, "pixelflow_outbox_oldest_unsent_seconds") > 0
     assert value(before, "pixelflow_jobs_unfinished", status="queued") >= 3
-    assert value(before, "pixelflow_queue_consumers", queue=stack.queue) == 0  # not even declared yet
+    assert value(before, "pixelflow_queue_consumers", queue=stack.queue, role="work") == 0  # not even declared yet
 
     stack.relay()
     worker_port = free_port()
@@ -87,17 +90,43 @@ def test_the_workers_and_the_exporter_count_what_happened(
     assert value(worker, "pixelflow_worker_jobs_finished_total", status="succeeded", code="") == 2
     assert value(worker, "pixelflow_worker_jobs_finished_total", status="failed", code="unsupported_format") == 1
 
+    # The failed job retried fails again. Every run begun has ended once: the dashboard's "accepted and
+    # finished" panel balances (4 new + 1 retry = 2 succeeded + 2 failed + 1 canceled).
+    assert client.post(f"/v1/jobs/{ids[2]}/retry").status_code == 202
+    jobs = wait_until(ended, 60, "the retried job to end", interval=0.3)
+    assert jobs[2]["status"] == "failed"
+    worker = wait_until(
+        lambda: (
+            (w := scrape(worker_port))
+            and value(w, "pixelflow_worker_jobs_finished_total", status="failed", code="unsupported_format") == 2
+            and w
+        ),
+        30,
+        "the retry's end counted",
+    )
+    api_after = parse(client.get("/metrics").get_data(as_text=True))
+
+    def api_delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return api_after.get(key, 0.0) - api_before.get(key, 0.0)
+
+    begun = api_delta("pixelflow_jobs_accepted_total", how="new") + api_delta(
+        "pixelflow_jobs_accepted_total", how="retry"
+    )
+    finished = sum(v for (name, _), v in worker.items() if name == "pixelflow_worker_jobs_finished_total")
+    assert (begun, finished + api_delta("pixelflow_jobs_canceled_total")) == (5, 5)
+
     def drained() -> Samples | None:
         now = scrape(exporter.port)
         waiting = value(now, "pixelflow_outbox_unsent") + value(
-            now, "pixelflow_queue_messages_ready", queue=stack.queue
+            now, "pixelflow_queue_messages_ready", queue=stack.queue, role="work"
         )
         return now if waiting == 0 else None
 
     after = wait_until(drained, 30, "the outbox and the queue to drain", interval=0.5)
-    assert value(after, "pixelflow_queue_consumers", queue=stack.queue) == 1
+    assert value(after, "pixelflow_queue_consumers", queue=stack.queue, role="work") == 1
     assert value(after, "pixelflow_outbox_oldest_unsent_seconds") == 0
-    assert ("pixelflow_queue_messages_ready", (("queue", f"{stack.queue}.dead"),)) in after
+    assert ("pixelflow_queue_messages_ready", (("queue", f"{stack.queue}.dead"), ("role", "dead-letters"))) in after
 
     # Every pixelflow_* series the alert rules and the dashboard name is one the processes export.
     api = parse(client.get("/metrics").get_data(as_text=True))
@@ -108,9 +137,9 @@ def test_the_workers_and_the_exporter_count_what_happened(
 
 
 def referenced_metrics() -> set[str]:
-    rules = yaml.safe_load((ROOT / "config/prometheus/alerts.yml").read_text())
+    rules = yaml.safe_load((ROOT / "charts/pixelflow/files/prometheus/alerts.yml").read_text())
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
-    dashboard = json.loads((ROOT / "config/grafana/dashboards/pixelflow.json").read_text())
+    dashboard = json.loads((ROOT / "charts/pixelflow/files/grafana/pixelflow.json").read_text())
     exprs += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
     return {name for expr in exprs for name in re.findall(r"\bpixelflow_[a-z_]+\b", expr)}
 

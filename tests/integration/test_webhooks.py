@@ -1,8 +1,10 @@
 """Webhooks the Standard Webhooks way, against a real local receiver and real workers."""
 
+import base64
 import json
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from core import webhooks
@@ -32,6 +34,30 @@ def test_a_webhook_is_signed_and_verifiable_by_the_receiver(
     assert webhooks.verify(WEBHOOK_SECRET, msg_id, timestamp, body, headers["webhook-signature"])
     assert not webhooks.verify(WEBHOOK_SECRET, msg_id, timestamp, body + b" ", headers["webhook-signature"])
     assert json.loads(body)["data"]["id"] == job["id"]
+
+
+def test_receivers_verify_deliveries_with_the_standard_webhooks_and_svix_libraries(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
+    # Receivers use these libraries, not PixelFlow's verifier: each must accept what notify signs, and refuse it
+    # altered or signed with another secret.
+    import standardwebhooks
+    import svix.webhooks
+
+    job = job_with_hook(client, f"{http_peer.url}/libraries")
+    [(_, _, headers, body)] = wait_until(lambda: posts(http_peer, "/libraries"), 20, "the webhook")
+    wanted = {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}
+    assert standardwebhooks.Webhook(WEBHOOK_SECRET).verify(body, wanted)["data"]["id"] == job["id"]
+    svix.webhooks.Webhook(WEBHOOK_SECRET).verify(body, wanted)  # raises WebhookVerificationError if not
+    other = "whsec_" + base64.b64encode(b"some-other-secret-of-enough-bytes").decode()
+    for verifier, error in (
+        (standardwebhooks.Webhook, standardwebhooks.WebhookVerificationError),
+        (svix.webhooks.Webhook, svix.webhooks.WebhookVerificationError),
+    ):
+        with pytest.raises(error):
+            verifier(WEBHOOK_SECRET).verify(body + b" ", wanted)
+        with pytest.raises(error):
+            verifier(other).verify(body, wanted)
 
 
 def test_failed_deliveries_are_retried_with_the_same_id_and_every_attempt_is_listed(

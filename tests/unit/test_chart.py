@@ -3,6 +3,7 @@ every Kubernetes object checked against the Kubernetes schemas (kubernetes-valid
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,35 @@ def test_the_worker_and_relay_are_probed_on_their_heartbeats_and_flower_on_its_h
     from core import liveness
 
     assert worker["livenessProbe"]["periodSeconds"] > liveness.BEAT_EVERY
+
+
+def test_the_alerts_and_the_dashboard_come_from_the_files_compose_mounts_and_the_monitors_carry_labels() -> None:
+    files = CHART / "files"
+    labels = {"release": "kube-prometheus-stack"}
+    objects = render(
+        {
+            "metrics": {
+                "serviceMonitor": {"enabled": True, "labels": labels},
+                "prometheusRule": {"enabled": True, "labels": labels},
+                "dashboard": {"enabled": True},
+            }
+        }
+    )
+    rule = objects[("PrometheusRule", "pf-pixelflow")]
+    assert rule["spec"] == yaml.safe_load((files / "prometheus/alerts.yml").read_text())
+    dashboard = objects[("ConfigMap", "pf-pixelflow-dashboard")]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["pixelflow.json"]) == json.loads((files / "grafana/pixelflow.json").read_text())
+    kubernetes_validate.validate(dashboard, KUBERNETES, strict=True)
+    monitors = [rule, objects[("ServiceMonitor", "pf-pixelflow")], objects[("PodMonitor", "pf-pixelflow-worker")]]
+    assert all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
+    # The PodMonitor scrapes both worker Deployments.
+    workers = {
+        o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        for (kind, _), o in objects.items()
+        if kind == "Deployment" and "worker" in o["metadata"]["name"]
+    }
+    [expression] = objects[("PodMonitor", "pf-pixelflow-worker")]["spec"]["selector"]["matchExpressions"]
+    assert workers == set(expression["values"]) == {"worker", "worker-io"}
+    # Off by default: no Prometheus Operator objects a cluster without its CRDs would refuse.
+    assert not [k for k in render() if k[0] in ("PrometheusRule", "ServiceMonitor", "PodMonitor")]

@@ -181,16 +181,16 @@ def test_the_visibility_services_scrape_what_the_processes_serve() -> None:
     assert hosts <= set(services)
     mounts = {v["target"]: v["source"] for v in services["prometheus"]["volumes"] if v["type"] == "bind"}
     [rules] = prometheus["rule_files"]
-    assert mounts[rules].endswith("config/prometheus/alerts.yml")
+    assert mounts[rules].endswith("charts/pixelflow/files/prometheus/alerts.yml")
     # Grafana: the provisioned data source is the one the dashboard's panels use, and the dashboard is mounted
     # where the provider reads.
     source = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/prometheus.yaml").read_text())
     provider = yaml.safe_load((ROOT / "config/grafana/provisioning/dashboards/pixelflow.yaml").read_text())
-    dashboard = json.loads((ROOT / "config/grafana/dashboards/pixelflow.json").read_text())
+    dashboard = json.loads((ROOT / "charts/pixelflow/files/grafana/pixelflow.json").read_text())
     uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
     assert uids == {source["datasources"][0]["uid"]}
     grafana = {v["target"]: v["source"] for v in services["grafana"]["volumes"] if v["type"] == "bind"}
-    assert grafana[provider["providers"][0]["options"]["path"]].endswith("config/grafana/dashboards")
+    assert grafana[provider["providers"][0]["options"]["path"]].endswith("charts/pixelflow/files/grafana")
 
 
 @pytest.mark.parametrize("role", ["worker-io", "worker-transform"])
