@@ -27,7 +27,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
 {{- define "pixelflow.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
 {{- end -}}
 
 {{/* What every PixelFlow container shares: image, settings, security, a writable /tmp. */}}
@@ -51,6 +55,8 @@ volumeMounts:
 {{- define "pixelflow.pod" -}}
 {{- $root := index . 0 -}}
 {{- $role := index $root.Values (index . 1) -}}
+serviceAccountName: {{ include "pixelflow.serviceAccountName" . }}
+automountServiceAccountToken: false
 {{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
@@ -87,4 +93,22 @@ annotations:
 annotations:
   checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
 {{- end }}
+{{- end -}}
+
+{{/* The ServiceAccount of a role: pass (list $ "ioWorker"). */}}
+{{- define "pixelflow.serviceAccountName" -}}
+{{- $root := index . 0 -}}
+{{- if $root.Values.serviceAccount.create -}}
+{{- printf "%s-%s" (include "pixelflow.fullname" $root) (kebabcase (index . 1)) | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+default
+{{- end -}}
+{{- end -}}
+
+{{/* The roles the chart runs, by values key. */}}
+{{- define "pixelflow.roles" -}}
+{{- $roles := list "api" "worker" "ioWorker" "relay" -}}
+{{- if .Values.exporter.enabled }}{{ $roles = append $roles "exporter" }}{{ end -}}
+{{- if .Values.flower.enabled }}{{ $roles = append $roles "flower" }}{{ end -}}
+{{- join " " $roles -}}
 {{- end -}}
