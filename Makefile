@@ -43,4 +43,4 @@ image-check: $(STAMP) ## Build the image, then run every role from it and push a
 	scripts/image-check
 
 clean: stop ## Remove the virtualenv and run state
-	rm -rf $(VENV) .run
+	rm -rf $(VENV) .venv-tools .run
