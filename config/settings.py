@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "PIXELFLOW_"
@@ -76,8 +76,13 @@ class Settings(BaseSettings):
     # Object storage (S3 API).
     s3_endpoint: str = "127.0.0.1:9000"
     s3_public_endpoint: str = ""
+    # Static keys; both empty: credentials come from the environment the AWS way, with no key stored anywhere:
+    # web identity (EKS IRSA: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, exchanged with STS
+    # AssumeRoleWithWebIdentity and renewed before they expire), else the ECS or EC2 instance role.
     s3_access_key: str = "pixelflow"
     s3_secret_key: str = "pixelflow-secret"  # noqa: S105  (the local S3 server's development default)
+    # STS for web identity; empty: AWS's regional endpoint for s3_region (a VPC endpoint or a stand-in here).
+    s3_sts_endpoint: str = ""
     s3_bucket: str = "pixelflow"
     s3_region: str = "us-east-1"
     s3_secure: bool = False
@@ -154,6 +159,15 @@ class Settings(BaseSettings):
             if len(key) < 24:
                 raise ValueError("each secret needs at least 24 bytes of key")
         return value
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> Settings:
+        if bool(self.s3_access_key) != bool(self.s3_secret_key):
+            raise ValueError(
+                "PIXELFLOW_S3_ACCESS_KEY and PIXELFLOW_S3_SECRET_KEY go together: give both, or neither for "
+                "credentials from the environment (web identity, instance role)"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -7,6 +7,7 @@ else the storage does wrong is ``StorageUnavailable``.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Protocol
 import urllib3
 from minio import Minio
 from minio.commonconfig import CopySource
+from minio.credentials.providers import IamAwsProvider, Provider, StaticProvider
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
@@ -45,6 +47,21 @@ class ObjectStore(Protocol):
     def presign_get(self, key: str, ttl: timedelta) -> str: ...
 
 
+def credentials_for(settings: Settings) -> Provider:
+    """Static keys when configured; else the AWS environment's: web identity (IRSA) through STS, or the ECS or
+    EC2 role. The provider caches what it got and asks again shortly before it expires (minio renews 10 s
+    ahead), so a pod's first call after that pays one STS round trip and no call fails for it. One provider
+    serves both clients (calls and presigning): one STS exchange per renewal."""
+    if settings.s3_access_key:
+        return StaticProvider(settings.s3_access_key, settings.s3_secret_key)
+    # With a web-identity token the custom endpoint is STS's (default: the region's); without one it would be
+    # the instance metadata's, so it is given only with a token.
+    web_identity = bool(os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
+    return IamAwsProvider(
+        custom_endpoint=(settings.s3_sts_endpoint or None) if web_identity else None, region=settings.s3_region
+    )
+
+
 class S3ObjectStore:
     def __init__(self, settings: Settings, connections: int = 10) -> None:
         self.bucket = settings.s3_bucket
@@ -55,12 +72,7 @@ class S3ObjectStore:
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
             maxsize=connections,  # kept open for reuse; a thread pool's workers each hold one
         )
-        common = dict(
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
-            secure=settings.s3_secure,
-            region=settings.s3_region,
-        )
+        common = dict(credentials=credentials_for(settings), secure=settings.s3_secure, region=settings.s3_region)
         self.client = Minio(settings.s3_endpoint, http_client=http, **common)  # type: ignore[arg-type]
         # Presigned URLs carry the host the client will call: the public endpoint.
         # With the region given, presigning needs no request to the storage.

@@ -33,6 +33,8 @@ locals {
       PIXELFLOW_DB_SERVER_TIMEOUTS = "true"
       PIXELFLOW_TASK_EVENTS        = "false"
     }
+    # No storage keys: these pods' ServiceAccounts carry the IRSA role, and PixelFlow exchanges their web-identity
+    # token with STS (the chart then sets PIXELFLOW_S3_ACCESS_KEY and _SECRET_KEY empty).
     api      = { serviceAccount = { annotations = local.irsa_role_arns } }
     worker   = { serviceAccount = { annotations = local.irsa_role_arns }, nodeSelector = { "pixelflow/cpu" = "avx2" } }
     ioWorker = { serviceAccount = { annotations = local.irsa_role_arns } }
@@ -60,14 +62,6 @@ resource "helm_release" "pixelflow" {
   set_sensitive {
     name  = "secrets.PIXELFLOW_REDIS_URL"
     value = "rediss://:${random_password.redis.result}@${aws_elasticache_replication_group.redis.primary_endpoint_address}:6379/0"
-  }
-  set_sensitive {
-    name  = "secrets.PIXELFLOW_S3_ACCESS_KEY"
-    value = var.s3_access_key
-  }
-  set_sensitive {
-    name  = "secrets.PIXELFLOW_S3_SECRET_KEY"
-    value = var.s3_secret_key
   }
   set_sensitive {
     name  = "secrets.PIXELFLOW_WEBHOOK_SECRETS"

@@ -95,18 +95,6 @@ variable "keda_version" {
   default     = "2.16.1"
 }
 
-variable "s3_access_key" {
-  description = "Until PixelFlow reads web-identity credentials (the IRSA role below is in place for it): an access key of a principal holding the images-bucket policy."
-  type        = string
-  sensitive   = true
-}
-
-variable "s3_secret_key" {
-  description = "The secret of s3_access_key."
-  type        = string
-  sensitive   = true
-}
-
 variable "webhook_secrets" {
   description = "Standard Webhooks secrets (whsec_...), comma separated; empty: webhooks go unsigned unless tenants make their own."
   type        = string

@@ -6,6 +6,7 @@
 4. remote   one worker with its services 0, 2 and 20 ms away (a host of its own): jobs/s, round trips per job
 5. api      job creation under load (hey), fixed rate and saturation
 6. memory   worker RSS over many jobs; peak for one 50 MP source
+7. credentials  storage without keys: minio's web-identity provider against botocore's, CPU per HEAD, STS calls
 Writes .cache/bench/results/bench.json and bench.md and prints the markdown.
 """
 
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.benchmark import apiload, corpus, memory, pipeline, remote, report
+from scripts.benchmark import apiload, corpus, credentials, memory, pipeline, remote, report
 from scripts.benchmark.stack import BenchStack
 from scripts.stack import ROOT
 
@@ -162,7 +163,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long", action="store_true", help="more passes and jobs; 5,000 jobs for the memory run")
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["engine", "pipeline", "remote", "api", "memory"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["engine", "pipeline", "remote", "api", "memory", "credentials"],
     )
     parser.add_argument(
         "--remote-layout",
@@ -218,6 +222,9 @@ def main() -> None:
             print("memory: done", file=sys.stderr, flush=True)
     finally:
         stack.stop()
+    if "credentials" not in args.skip:
+        results["credentials"] = credentials.measure()
+        print("credentials: done", file=sys.stderr, flush=True)
     results["seconds"] = round(time.monotonic() - started)
     out_dir = CACHE / "results"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -197,4 +197,17 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["### Job creation (POST /v1/jobs)", "", *api_table(results["api"]), ""]
     if "memory" in results:
         out += ["### Memory", "", *memory_table(results["memory"]), ""]
+    if "credentials" in results:
+        out += [
+            "### Storage credentials without keys (web identity through a local STS stand-in)",
+            "",
+            "| session lifetime | client | CPU ms per signed HEAD | STS calls over the run |",
+            "|---|---|---|---|",
+            *(
+                f"| {r['session_s']} s | {r['client']} | {r['cpu_ms_per_head']:.3f} "
+                f"| {r['sts_calls']} of {r['heads']} HEADs |"
+                for r in results["credentials"]
+            ),
+            "",
+        ]
     return "\n".join(out)

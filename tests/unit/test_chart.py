@@ -381,3 +381,15 @@ def test_checkov_passes_every_render_but_the_checks_the_chart_answers(
     failed = {f["check_id"] for f in report["results"]["failed_checks"]}
     assert failed == accepted, {c: CHECKOV_ACCEPTED.get(c, "not accepted") for c in failed ^ accepted}
     assert accepted <= set(CHECKOV_ACCEPTED)
+
+
+def test_with_an_irsa_role_no_storage_keys_are_asked_for_and_none_are_set() -> None:
+    irsa = {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/images"}}}
+    secrets = {**SECRETS, "PIXELFLOW_S3_ACCESS_KEY": "", "PIXELFLOW_S3_SECRET_KEY": ""}
+    with pytest.raises(Exception, match="unless the API and worker ServiceAccounts carry an IRSA role"):
+        render({"secrets": secrets, "config": PUBLIC}, secrets=False)
+    objects = render({**irsa, "secrets": secrets, "config": PUBLIC}, secrets=False)
+    config = objects[("ConfigMap", "pf-pixelflow-config")]["data"]
+    assert (config["PIXELFLOW_S3_ACCESS_KEY"], config["PIXELFLOW_S3_SECRET_KEY"]) == ("", "")  # over the defaults
+    assert "PIXELFLOW_S3_ACCESS_KEY" not in objects[("Secret", "pf-pixelflow-secrets")]["stringData"]
+    assert "PIXELFLOW_S3_ACCESS_KEY" not in render()[("ConfigMap", "pf-pixelflow-config")]["data"]  # keys: untouched

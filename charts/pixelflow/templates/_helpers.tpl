@@ -112,3 +112,15 @@ default
 {{- if .Values.flower.enabled }}{{ $roles = append $roles "flower" }}{{ end -}}
 {{- join " " $roles -}}
 {{- end -}}
+
+{{/* "true" when the pods that reach storage get an IAM role through IRSA (eks.amazonaws.com/role-arn): they then
+use its web-identity credentials instead of keys. */}}
+{{- define "pixelflow.irsa" -}}
+{{- $arn := "eks.amazonaws.com/role-arn" -}}
+{{- $found := hasKey (.Values.serviceAccount.annotations | default dict) $arn -}}
+{{- range $key := list "api" "worker" "ioWorker" -}}
+{{- $own := (index $.Values $key).serviceAccount | default dict -}}
+{{- if hasKey ($own.annotations | default dict) $arn }}{{ $found = true }}{{ end -}}
+{{- end -}}
+{{- ternary "true" "" $found -}}
+{{- end -}}
