@@ -1,11 +1,16 @@
 """The PixelFlow error tree.
 
-    PixelFlowError                      code, status, message
+    PixelFlowError                      code, status, message   (itself: internal_error, 500: a bug)
+    ├── InvariantBroken                 internal_error          500   state that cannot happen did: a bug
     ├── StepTimedOut                    time_limit_exceeded     500
+    ├── WorkerLost                      worker_lost             500   a worker died on every delivery (relay)
+    ├── Stuck                           stuck                   500   no progress past the sweeper's re-drives
     ├── IdempotencyConflict             idempotency_conflict    409
     ├── IdempotencyKeyReused            idempotency_key_reused  422
+    ├── TooManyWebhookSecrets           too_many_webhook_secrets 409
     ├── PermanentError                  bad input: the job fails at once, never retried
     │   ├── SourceNotFound              source_not_found        422
+    │   ├── TooManyRedirects            too_many_redirects      422
     │   ├── SourceForbidden             source_forbidden        422
     │   ├── SourceTooLarge              source_too_large        422
     │   ├── UnsupportedFormat           unsupported_format      422
@@ -40,8 +45,22 @@ class PixelFlowError(Exception):
         self.message = message
 
 
+class InvariantBroken(PixelFlowError):
+    """State PixelFlow itself rules out was found (a step's precondition, say): a bug, dead-lettered."""
+
+    code = "internal_error"
+
+
 class StepTimedOut(PixelFlowError):
     code = "time_limit_exceeded"
+
+
+class WorkerLost(PixelFlowError):
+    code = "worker_lost"
+
+
+class Stuck(PixelFlowError):
+    code = "stuck"
 
 
 class IdempotencyConflict(PixelFlowError):
@@ -72,6 +91,10 @@ class TransientError(PixelFlowError):
 
 class SourceNotFound(PermanentError):
     code = "source_not_found"
+
+
+class TooManyRedirects(PermanentError):
+    code = "too_many_redirects"
 
 
 class SourceForbidden(PermanentError):

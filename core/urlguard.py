@@ -91,10 +91,13 @@ def check_url(url: str, allow: Sequence[str]) -> None:
     Raises SourceForbidden. Names are judged when they are resolved for the
     connection (``guarded_client``).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise SourceForbidden(f"{url!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise SourceForbidden(f"only http and https URLs can be fetched, not {parts.scheme or 'no scheme'!r}")
-    host = parts.hostname
     if not host:
         raise SourceForbidden("the URL has no host")
     rules = Allow(allow)

@@ -38,7 +38,14 @@ from kombu.exceptions import OperationalError
 
 from config import get_settings
 from core import failpoints, redact
-from core.errors import PermanentError, PixelFlowError, StepTimedOut, StorageUnavailable, TransientError
+from core.errors import (
+    PermanentError,
+    PixelFlowError,
+    StepTimedOut,
+    StorageUnavailable,
+    TransientError,
+    WebhookRejected,
+)
 from core.objectstore import S3ObjectStore
 from tasks import metrics, steps
 from tasks.celery_app import app
@@ -87,6 +94,9 @@ class StepTask(Task):  # type: ignore[misc]
             with self.requeued_if_unsent():
                 retry = self.retry(exc=exc, countdown=self.backoff(self.request.retries), throw=False)
             raise retry from None
+        except PixelFlowError as exc:  # the service's own failure with its code (InvariantBroken…): a bug to act on
+            log.error("step %s on job %s: %s: %s", self.name, job_id, exc.code, exc.message)
+            self.end_job(svc, jid, exc, dead_letter=True)
         except SoftTimeLimitExceeded:
             limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
             self.end_job(svc, jid, StepTimedOut(f"{self.name} ran past its time limit of {limit} s"), dead_letter=False)
@@ -189,7 +199,10 @@ class StepTask(Task):  # type: ignore[misc]
 
 class NotifyTask(StepTask):
     def give_up(self, svc: Services, job_id: uuid.UUID, exc: PixelFlowError) -> None:
-        # The job has already ended; only the delivery failed.
+        # The job has already ended; only the delivery failed. A refusal (4xx) was recorded by the step itself,
+        # with the status the endpoint answered: it stays.
+        if isinstance(exc, WebhookRejected):
+            return
         svc.jobs.record_notification(job_id, None, f"{exc.code}: {exc.message}")
 
 

@@ -25,7 +25,7 @@ from kombu.message import Message
 
 from config import Settings, get_settings
 from core import failpoints, liveness, redact, timeouts
-from core.errors import DatabaseUnavailable
+from core.errors import DatabaseUnavailable, Stuck, WorkerLost
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from tasks import topology
 from tasks.pipeline import job_chain, notify_task
@@ -93,7 +93,7 @@ class Relay:
         log.warning("dead letter: %s for job %s (%s)", task, job_id, reason)
         if job_id and reason == "delivery_limit":
             message_text = f"a worker process died on every delivery of {task} (delivery limit reached)"
-            if self.jobs.fail(job_id, "worker_lost", message_text):
+            if self.jobs.fail(job_id, WorkerLost.code, message_text):
                 notify_task.apply_async((str(job_id),))
 
     def sweep(self) -> None:
@@ -104,7 +104,7 @@ class Relay:
                 log.warning("job %s stuck %s: re-driven", job.id, job.status)
             elif self.jobs.fail(
                 job.id,
-                "stuck",
+                Stuck.code,
                 f"no progress for {settings.stuck_after:.0f} s, after {settings.max_redrives} re-drives",
             ):
                 log.warning("job %s stuck %s: failed", job.id, job.status)

@@ -13,13 +13,21 @@ from urllib.parse import urljoin
 
 import httpx
 
-from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, SourceUnavailable
+from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, SourceUnavailable, TooManyRedirects
 from core.spec import staged_source_key
 from core.urlguard import check_url, guarded_client
 from tasks.services import Services
 from tasks.steps.common import already_done, processing_job
 
 MAX_REDIRECTS = 5
+_LOCATION = "pixelflow.location"
+
+
+def _hold_location(response: httpx.Response) -> None:
+    """A redirect's Location is judged by download(), not parsed by httpx: httpx builds the next request of every
+    redirect itself, and one it cannot parse would fail the whole response with a protocol error."""
+    if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
+        response.extensions[_LOCATION] = response.headers.pop("location")
 
 
 def fetch(svc: Services, job_id: uuid.UUID) -> bool:
@@ -49,22 +57,29 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
 def download(url: str, limit: int, timeout: float, allow: list[str], client: httpx.Client | None = None) -> bytes:
     """GET url through the address guard, following at most MAX_REDIRECTS redirects, each checked again."""
     with client or guarded_client(allow, timeout) as client:
+        client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], _hold_location]}
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allow)
             try:
                 with client.stream("GET", url) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
+                    location = response.extensions.get(_LOCATION)
+                    if location is not None:
+                        url = _redirected(url, location)
                         continue
                     _check_status(url, response.status_code)
                     return _read_limited(response, limit)
-            except httpx.RemoteProtocolError as exc:
-                if "location header" in str(exc):  # a redirect httpx cannot parse (e.g. http://0177.0.0.1/)
-                    raise SourceForbidden(f"{url} redirects to a URL that is refused: {exc}") from None
-                raise SourceUnavailable(f"fetching {url} failed: {exc}") from None
+            except httpx.InvalidURL as exc:  # a URL (a redirect's, say: http://0177.0.0.1/) httpx cannot parse
+                raise SourceForbidden(f"{url} is not a URL that can be fetched: {exc}") from None
             except httpx.HTTPError as exc:
                 raise SourceUnavailable(f"fetching {url} failed: {exc}") from None
-    raise SourceNotFound(f"more than {MAX_REDIRECTS} redirects from {url}")
+    raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def _redirected(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise SourceForbidden(f"{url} redirects to {location!r}, which is not a URL: {exc}") from None
 
 
 def _check_status(url: str, status: int) -> None:

@@ -14,7 +14,7 @@ import logging
 import uuid
 
 from core import failpoints
-from core.errors import StorageUnavailable
+from core.errors import InvariantBroken, StorageUnavailable
 from core.spec import result_key, staged_source_key
 from tasks import metrics
 from tasks.services import Services
@@ -36,7 +36,8 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
     copies = []
     for output in job.outputs:
         if output.staged_key is None:
-            raise StorageUnavailable(f"output {output.spec.name!r} of job {job_id} was never written")
+            # transform records every output before it hands on: a job here without one is a bug, not an outage.
+            raise InvariantBroken(f"output {output.spec.name!r} of job {job_id} was never recorded as written")
         keys[output.spec.name] = result_key(job.tenant, job_id, output.spec.name, output.format or output.spec.format)
         if output.staged_key != keys[output.spec.name]:
             copies.append((output.staged_key, keys[output.spec.name]))

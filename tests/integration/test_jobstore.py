@@ -206,3 +206,17 @@ def test_upload_removes_the_written_outputs_of_a_canceled_job_not_of_a_re_driven
             except FileNotFoundError:
                 present.append(False)
         assert present == [kept, kept]
+
+
+def test_upload_of_a_job_whose_outputs_were_never_recorded_is_a_bug_not_a_storage_outage(
+    jobs: JobStore, settings: Settings, s3_server: S3Server
+) -> None:
+    # Retrying would not help (storage is fine): the job fails with internal_error and the step is dead-lettered.
+    from core.errors import InvariantBroken, StorageUnavailable
+
+    svc = Services(settings, jobs, S3ObjectStore(settings))
+    job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
+    jobs.start(job.id)
+    with pytest.raises(InvariantBroken, match="never recorded as written") as raised:
+        upload(svc, job.id)
+    assert not isinstance(raised.value, StorageUnavailable) and raised.value.code == "internal_error"

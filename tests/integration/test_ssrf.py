@@ -22,7 +22,7 @@ import httpcore
 import pytest
 from flask.testing import FlaskClient
 
-from core.errors import SourceForbidden, SourceNotFound
+from core.errors import SourceForbidden, TooManyRedirects
 from core.urlguard import guarded_client
 from tasks.steps.fetch import MAX_REDIRECTS, download
 from tests.integration.conftest import RecordingServer, Worker
@@ -178,8 +178,18 @@ def test_redirects_are_followed_at_most_five_times(port: int, sites: dict[str, S
     for _ in range(MAX_REDIRECTS):
         url = f"http://127.0.0.2:{port}/go?to={url}"
     assert fetch(url, ["127.0.0.2"]) == b"public"
-    with pytest.raises(SourceNotFound, match="redirects"):
+    with pytest.raises(TooManyRedirects, match="more than 5 redirects"):
         fetch(f"http://127.0.0.2:{port}/go?to={url}", ["127.0.0.2"])
+
+
+@pytest.mark.parametrize("location", ["http://0177.0.0.1/", "http://[::1/"])
+def test_a_redirect_to_a_url_httpx_cannot_parse_is_refused_as_forbidden(
+    location: str, port: int, sites: dict[str, Site]
+) -> None:
+    # Judged by parsing the Location (and by the type of the error httpx raises for it), not by the words of
+    # httpx's message: octal 0177.0.0.1 is loopback, an unclosed bracket no URL.
+    with pytest.raises(SourceForbidden, match=r"not a public address|not a URL"):
+        fetch(f"http://127.0.0.2:{port}/go?to={location}", ["127.0.0.2"])
 
 
 @pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data", "http://10.0.0.1/a.jpg"])

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -91,3 +92,23 @@ def test_a_410_disables_the_endpoint_for_later_jobs(
     assert record[0]["error"].startswith("endpoint disabled")
     assert len(posts(http_peer, "/gone")) == 1
     assert client.get(f"/v1/jobs/{first['id']}/deliveries").json["items"][0]["status_code"] == 410
+
+
+def test_an_endpoint_that_refuses_keeps_its_status_on_the_job(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer, app: Any
+) -> None:
+    # notify records the 4xx answer, then fails the delivery for good: its give-up must not overwrite the record.
+    import uuid
+
+    http_peer.post_status["/refuses"] = 400
+    job = job_with_hook(client, f"{http_peer.url}/refuses")
+    wait_until(lambda: posts(http_peer, "/refuses"), 20, "the webhook")
+    stored = wait_until(
+        lambda: (j := app.extensions["pixelflow"].jobs.get(uuid.UUID(job["id"]))) and j.notified_at and j,
+        20,
+        "the delivery recorded",
+    )
+    time.sleep(1)  # the step's failure is handled after its record
+    stored = app.extensions["pixelflow"].jobs.get(uuid.UUID(job["id"]))
+    assert (stored.webhook_status, stored.webhook_error) == (400, "answered 400")
+    assert len(posts(http_peer, "/refuses")) == 1  # a refusal is not retried
