@@ -9,7 +9,7 @@ from flask import current_app
 from kombu.exceptions import OperationalError
 
 from config import Settings
-from core import timeouts
+from core import broker
 from core.errors import BrokerUnavailable
 from core.jobstore import JobStore
 from core.objectstore import ObjectStore, S3ObjectStore
@@ -37,7 +37,7 @@ class ApiServices:
     def ping_broker(self) -> None:
         """Open an AMQP connection and close it (kombu alone: the Celery app is not needed here)."""
         try:
-            with timeouts.broker(self.settings, connect_timeout=1) as conn:
+            with broker.connection(self.settings, connect_timeout=1) as conn:
                 conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
         except (OperationalError, OSError) as exc:
             raise BrokerUnavailable(f"the broker is unreachable: {exc}") from None

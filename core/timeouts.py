@@ -28,8 +28,6 @@ import math
 import socket
 from typing import Any
 
-from kombu import Connection
-
 from config import Settings
 
 PROBES = 3
@@ -83,11 +81,3 @@ def amqp(settings: Settings) -> dict[str, Any]:
             socket.TCP_KEEPCNT: PROBES,
         },
     }
-
-
-def broker(settings: Settings, connect_timeout: float | None = None) -> Connection:
-    """A kombu connection to RabbitMQ with these bounds (not yet connected)."""
-    options = amqp(settings)
-    if connect_timeout is not None:
-        options["connect_timeout"] = connect_timeout
-    return Connection(settings.broker_url, transport_options=options)

@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError
 from kombu.message import Message
 
 from config import Settings, get_settings
-from core import failpoints, liveness, redact, timeouts
+from core import broker, failpoints, liveness, redact, timeouts
 from core.errors import DatabaseUnavailable, Stuck, WorkerLost
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from tasks import topology
@@ -65,7 +65,7 @@ class Relay:
 
     def drain_dead_letters(self) -> int:
         moved = 0
-        with timeouts.broker(self.settings) as conn:
+        with broker.connection(self.settings) as conn:
             queue = topology.dead_letter_queue(self.settings)(conn.default_channel)
             while self.running and (message := queue.get(no_ack=False)) is not None:
                 self.record(message)
@@ -138,7 +138,7 @@ class Relay:
                         )
                         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     if not declared:
-                        with timeouts.broker(self.settings) as conn:
+                        with broker.connection(self.settings) as conn:
                             topology.declare(conn, self.settings)
                         declared = True
                     sent = self.drain()

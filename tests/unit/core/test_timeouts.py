@@ -7,7 +7,7 @@ import socket
 import psycopg
 
 from config import Settings
-from core import timeouts
+from core import broker, timeouts
 
 
 def test_postgres_connections_bound_both_ends() -> None:
@@ -32,7 +32,7 @@ def test_amqp_sockets_carry_keepalives_and_a_user_timeout() -> None:
     settings = options["socket_settings"]
     assert settings[socket.TCP_USER_TIMEOUT] == timeouts.AMQP_SOCKET_TIMEOUT * 1000
     assert (settings[socket.TCP_KEEPIDLE], settings[socket.TCP_KEEPINTVL], settings[socket.TCP_KEEPCNT]) == (8, 4, 3)
-    connection = timeouts.broker(Settings(), connect_timeout=1)
+    connection = broker.connection(Settings(), connect_timeout=1)
     assert connection.transport_options["connect_timeout"] == 1
 
 
