@@ -210,8 +210,8 @@ def test_flower_asks_for_its_login_on_metrics_as_on_its_pages(deployment: Deploy
 def test_the_exporter_reports_the_work_queues(deployment: Deployment, broker_queue: str) -> None:
     text = httpx.get(f"{deployment.exporter}/metrics", timeout=10).text
     for queue in (broker_queue, f"{broker_queue}.transform"):
-        assert f'pixelflow_queue_messages_ready{{queue="{queue}"}}' in text, text
-        assert f'pixelflow_queue_consumers{{queue="{queue}"}} 1.0' in text, text
+        assert f'pixelflow_queue_messages_ready{{queue="{queue}",role="work"}}' in text, text
+        assert f'pixelflow_queue_consumers{{queue="{queue}",role="work"}} 1.0' in text, text
 
 
 def test_migrate_waits_for_a_database_that_is_not_up_yet(image: Image, deployment: Deployment, logs: Path) -> None:
