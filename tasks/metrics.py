@@ -49,7 +49,8 @@ def start(host: str, port: int) -> None:
             stale.unlink()
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     _metrics = WorkerMetrics(
-        # outcome: ok, ended (the job had ended), permanent_error, transient_error (retried), error
+        # outcome: ok, ended (the job had ended), permanent_error, transient_error (retried), gave_up (the last
+        # retry failed too), error
         steps=Counter("pixelflow_worker_steps_total", "Step runs by step and outcome", ["step", "outcome"]),
         step_seconds=Histogram(
             "pixelflow_worker_step_duration_seconds",

@@ -57,7 +57,8 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
 def download(url: str, limit: int, timeout: float, allow: list[str], client: httpx.Client | None = None) -> bytes:
     """GET url through the address guard, following at most MAX_REDIRECTS redirects, each checked again."""
     with client or guarded_client(allow, timeout) as client:
-        client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], _hold_location]}
+        if _hold_location not in client.event_hooks["response"]:  # a client given twice keeps one
+            client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], _hold_location]}
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allow)
             try:

@@ -347,7 +347,6 @@ CHECKOV_ACCEPTED = {
     "CKV_K8S_43": "image by tag unless image.digest is set: set it in production (the render with a digest passes)",
     "CKV_K8S_15": "pull policy IfNotPresent with a tag: set image.digest in production (checkov then passes it)",
 }
-CHECKOV = Path(__file__).resolve().parents[2] / ".venv-tools/bin/checkov"
 
 
 @pytest.mark.parametrize(
@@ -364,20 +363,12 @@ CHECKOV = Path(__file__).resolve().parents[2] / ".venv-tools/bin/checkov"
 def test_checkov_passes_every_render_but_the_checks_the_chart_answers(
     values: dict[str, Any], accepted: set[str], tmp_path: Path
 ) -> None:
-    import subprocess
+    from tests.support.checkov import scan
 
-    assert CHECKOV.exists(), "checkov is missing: scripts/bootstrap installs it into .venv-tools"
     manifest = tmp_path / "pixelflow.yaml"
     manifest.write_text(yaml.safe_dump_all(list(render(values).values())))
-    result = subprocess.run(
-        [str(CHECKOV), "-f", str(manifest), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report = json.loads(result.stdout)
-    report = report[0] if isinstance(report, list) else report
-    assert report["summary"]["parsing_errors"] == 0 and report["summary"]["resource_count"] >= 20
+    report = scan(manifest, "kubernetes")
+    assert report["summary"]["resource_count"] >= 20
     failed = {f["check_id"] for f in report["results"]["failed_checks"]}
     assert failed == accepted, {c: CHECKOV_ACCEPTED.get(c, "not accepted") for c in failed ^ accepted}
     assert accepted <= set(CHECKOV_ACCEPTED)

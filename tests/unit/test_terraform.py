@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.checkov import scan
+
 ROOT = Path(__file__).resolve().parents[2]
 AWS = ROOT / "deploy/aws"
-CHECKOV = ROOT / ".venv-tools/bin/checkov"
 
 # The checks checkov still fails, each for a reason.
 ACCEPTED = {
@@ -39,16 +40,8 @@ def test_the_terraform_is_formatted() -> None:
 
 
 def test_checkov_passes_the_terraform_but_the_checks_answered_here() -> None:
-    assert CHECKOV.exists(), "checkov is missing: scripts/bootstrap installs it into .venv-tools"
-    result = subprocess.run(
-        [str(CHECKOV), "-d", str(AWS), "--framework", "terraform", "--quiet", "--compact", "-o", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report = json.loads(result.stdout)
-    report = report[0] if isinstance(report, list) else report
-    assert report["summary"]["parsing_errors"] == 0 and report["summary"]["resource_count"] >= 60
+    report = scan(AWS, "terraform")
+    assert report["summary"]["resource_count"] >= 60
     failed = {(f["check_id"], f["resource"]) for f in report["results"]["failed_checks"]}
     assert failed == set(ACCEPTED), {k: ACCEPTED.get(k, "not accepted") for k in failed ^ set(ACCEPTED)}
 
