@@ -12,7 +12,8 @@ from config import Settings
 from core import broker
 from core.errors import BrokerUnavailable
 from core.jobstore import JobStore
-from core.objectstore import ObjectStore, S3ObjectStore
+from core.objectstore import S3ObjectStore
+from core.ports import ObjectStore
 
 
 @dataclass

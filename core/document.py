@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from core.jobstore import Job
-from core.objectstore import ObjectStore
+from core.model import Job, JobStatus
+from core.ports import ObjectStore
 
 
 def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, Any]:
-    done = job.status == "succeeded"
+    done = job.status == JobStatus.SUCCEEDED
     source: dict[str, Any] = {"key": job.source_key} if job.source_key else {}
     if job.source_url:
         source["url"] = job.source_url

@@ -1,4 +1,4 @@
-"""The job store: jobs, their outputs and the outbox in PostgreSQL (psycopg 3 + pool).
+"""The PostgreSQL store: jobs, their outputs and the outbox (psycopg 3 + pool).
 
 A new job and its outbox row are written in one transaction; the relay
 publishes the outbox to RabbitMQ after the commit, so the API never blocks on
@@ -14,9 +14,8 @@ data-modifying CTEs, atomic as a transaction but without BEGIN and COMMIT
 each costing a round trip more. With the database 2 ms away a step's calls
 cost it 4 ms, not 20.
 
-    queued ──start──▶ processing ──succeed──▶ succeeded
-       ├──────────────────┴────────fail─────▶ failed ───┐
-       └──────────────────┴───────cancel────▶ canceled ─┴─retry──▶ queued
+It implements the ports of core/ports.py (Jobs, Deliveries, Usage, Outbox,
+DeadLetters); the states a job moves through are in core/model.py.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import select
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,61 +36,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from config import Settings
 from core import redact, timeouts
 from core.errors import DatabaseUnavailable, IdempotencyConflict, IdempotencyKeyReused
+from core.model import Job, JobStatus, Output
 from core.spec import OutputSpec
 
 OUTBOX_CHANNEL = "pixelflow_outbox"
-STATUSES = ("queued", "processing", "succeeded", "failed", "canceled")
-TERMINAL = ("succeeded", "failed", "canceled")
 # A dead letter still waiting for an operator (dlq list, the exporter's pixelflow_dead_letters_pending).
 PENDING_LETTER = "replayed_at IS NULL AND dismissed_at IS NULL"
-
-
-@dataclass(frozen=True)
-class Output:
-    spec: OutputSpec
-    staged_key: str | None = None
-    """Where transform wrote the output: its final key (or, from earlier versions, a staging key upload copies)."""
-    key: str | None = None
-    width: int | None = None
-    height: int | None = None
-    bytes: int | None = None
-    format: str | None = None
-    """The format rendered (``auto`` resolves to one)."""
-
-
-@dataclass(frozen=True)
-class Job:
-    id: uuid.UUID
-    status: str
-    source_key: str | None
-    source_url: str | None
-    webhook_url: str | None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    source_format: str | None = None
-    source_width: int | None = None
-    source_height: int | None = None
-    source_bytes: int | None = None
-    source_frames: int | None = None
-    notified_at: datetime | None = None
-    webhook_status: int | None = None
-    webhook_error: str | None = None
-    redrives: int = 0
-    tenant: str = "default"
-    placeholder_requested: bool = False
-    placeholder: str | None = None
-    steps_done: tuple[str, ...] = ()
-    """The effect ledger: steps whose effect is recorded (table job_steps)."""
-    outputs: tuple[Output, ...] = field(default=())
-    replayed: bool = False
-    """Returned for a repeated Idempotency-Key: the job was created by an earlier request."""
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
 
 
 _JOB_COLUMNS = (
@@ -228,7 +177,7 @@ class JobStore:
                 return dataclasses.replace(earlier, replayed=True)
         return Job(
             job_id,
-            "queued",
+            JobStatus.QUEUED,
             source_key,
             source_url,
             webhook_url,
@@ -367,7 +316,8 @@ class JobStore:
         jobs = []
         for r in rows:
             outputs = tuple(_output(o) for o in r.pop("outputs_rows"))
-            jobs.append(Job(**(r | {"steps_done": tuple(r["steps_done"])}), outputs=outputs))
+            fields = r | {"status": JobStatus(r["status"]), "steps_done": tuple(r["steps_done"])}
+            jobs.append(Job(**fields, outputs=outputs))
         return jobs
 
     def start(self, job_id: uuid.UUID) -> bool:

@@ -1,4 +1,4 @@
-"""The object store port and its S3 implementation (MinIO, S3, any S3 API).
+"""The object store port's S3 implementation (MinIO, S3, any S3 API); the port is in core/ports.py.
 
 Foreign errors stop here: a missing key is ``FileNotFoundError``, anything
 else the storage does wrong is ``StorageUnavailable``.
@@ -10,9 +10,7 @@ import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 import urllib3
 from minio import Minio
@@ -23,28 +21,11 @@ from minio.error import MinioException, S3Error
 
 from config import Settings
 from core.errors import StorageUnavailable
+from core.ports import ObjectInfo, ObjectStore
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
 
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str
-    size: int
-    content_type: str
-
-
-class ObjectStore(Protocol):
-    def ensure_bucket(self) -> None: ...
-    def ping(self) -> None: ...
-    def head(self, key: str) -> ObjectInfo: ...
-    def get(self, key: str, length: int | None = None) -> bytes: ...
-    def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None: ...
-    def copy(self, source_key: str, key: str) -> None: ...
-    def delete(self, keys: list[str]) -> None: ...
-    def delete_prefix(self, prefix: str) -> int: ...
-    def presign_put(self, key: str, ttl: timedelta) -> str: ...
-    def presign_get(self, key: str, ttl: timedelta) -> str: ...
+__all__ = ["ObjectInfo", "ObjectStore", "S3ObjectStore", "credentials_for"]
 
 
 def credentials_for(settings: Settings) -> Provider:

@@ -1,7 +1,7 @@
 """The Celery tasks: one thin task per step, and the chain that runs them.
 
-``StepTask`` is the one place that decides what a step's outcome means, and
-each outcome leaves a final state in the task events (Flower):
+``StepTask`` does what a step's outcome means (the table is tasks/outcomes.py),
+and each outcome leaves a final state in the task events (Flower):
 - the step returns False: the job has ended (canceled, or failed by another
   run), the rest of the chain is dropped and the job goes to notify, unless
   the client was told already (SUCCESS: the step did what there was to do);
@@ -39,16 +39,15 @@ from kombu.exceptions import OperationalError
 from config import get_settings
 from core import failpoints, redact
 from core.errors import (
-    PermanentError,
     PixelFlowError,
     StepTimedOut,
     StorageUnavailable,
-    TransientError,
     WebhookRejected,
 )
 from core.objectstore import S3ObjectStore
 from tasks import metrics, steps
 from tasks.celery_app import app
+from tasks.outcomes import outcome_of
 from tasks.services import Services, services
 from tasks.services import close as close_services
 from tasks.services import size_for as size_services
@@ -76,37 +75,31 @@ class StepTask(Task):  # type: ignore[misc]
         step_name = self.name.rsplit(".", 1)[-1]
         failpoints.delivery.first = not (self.request.delivery_info or {}).get("redelivered", False)
         jid = uuid.UUID(job_id)
-        started, outcome = time.perf_counter(), "error"
+        started = time.perf_counter()
+        result: bool | BaseException
         try:
             failpoints.fire(svc.settings.failpoints, step_name)
-            proceed = step(svc, jid)
-            outcome = "ok" if proceed else "ended"
-        except PermanentError as exc:
-            outcome = "permanent_error"
-            log.info("job %s failed in %s: %s", job_id, self.name, exc.code)
-            self.end_job(svc, jid, exc, dead_letter=False)
-        except TransientError as exc:
-            if self.max_retries is not None and self.request.retries >= self.max_retries:
-                outcome = "gave_up"
-                exc.message = f"gave up after {self.request.retries} retries: {exc.message}"
-                self.end_job(svc, jid, exc, dead_letter=not exc.client_peer)
-            outcome = "transient_error"
-            with self.requeued_if_unsent():
-                retry = self.retry(exc=exc, countdown=self.backoff(self.request.retries), throw=False)
-            raise retry from None
-        except PixelFlowError as exc:  # the service's own failure with its code (InvariantBroken…): a bug to act on
-            log.error("step %s on job %s: %s: %s", self.name, job_id, exc.code, exc.message)
-            self.end_job(svc, jid, exc, dead_letter=True)
+            result = step(svc, jid)
         except SoftTimeLimitExceeded:
             limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
-            self.end_job(svc, jid, StepTimedOut(f"{self.name} ran past its time limit of {limit} s"), dead_letter=False)
+            result = StepTimedOut(f"{self.name} ran past its time limit of {limit} s")
         except Exception as exc:
-            log.exception("step %s crashed on job %s", self.name, job_id)
-            error = PixelFlowError(f"{self.name} failed unexpectedly ({type(exc).__name__})")
-            self.end_job(svc, jid, error, dead_letter=True)
-        finally:
-            metrics.step_ran(step_name, outcome, time.perf_counter() - started)
-        if not proceed:
+            result = exc
+            if not isinstance(exc, PixelFlowError):
+                log.exception("step %s crashed on job %s", self.name, job_id)
+        outcome = outcome_of(result, self.name, self.request.retries, self.max_retries)
+        metrics.step_ran(step_name, outcome.name, time.perf_counter() - started)
+        if outcome.retry:
+            with self.requeued_if_unsent():
+                retry = self.retry(exc=result, countdown=self.backoff(self.request.retries), throw=False)
+            raise retry from None
+        if outcome.error is not None:
+            if outcome.name == "permanent_error":
+                log.info("job %s failed in %s: %s", job_id, self.name, outcome.error.code)
+            elif outcome.dead_letter and isinstance(result, PixelFlowError):
+                log.error("step %s on job %s: %s: %s", self.name, job_id, outcome.error.code, outcome.error.message)
+            self.end_job(svc, jid, outcome.error, dead_letter=outcome.dead_letter)
+        if not outcome.proceed:
             self.notify_if_ended(svc, jid, step_name)
             self.request.chain = None  # the rest of the chain is dropped
             return

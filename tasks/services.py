@@ -1,4 +1,4 @@
-"""What a step works with: settings, the job store and the object store.
+"""The services a worker process's steps work with (core/ports.py): PostgreSQL and S3.
 
 Built once per worker process, on first use, so that the database pool is
 never shared across a fork. A worker on the thread pool shares one among its
@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 
-from config import Settings, get_settings
+from config import get_settings
 from core.jobstore import JobStore
-from core.objectstore import ObjectStore, S3ObjectStore
+from core.objectstore import S3ObjectStore
+from core.ports import Services
+from core.webhooksecrets import WebhookSecrets
 
-
-@dataclass
-class Services:
-    settings: Settings
-    jobs: JobStore
-    store: ObjectStore
-
+__all__ = ["Services", "close", "services", "size_for"]
 
 _connections = 10
-_current: tuple[int, Services] | None = None
+# The process that built them, the services and the job store behind them (closed with the process).
+_current: tuple[int, Services, JobStore] | None = None
 _lock = threading.Lock()
 
 
@@ -47,12 +43,13 @@ def services() -> Services:
             settings = get_settings()
             jobs = JobStore.for_settings(settings, 0, _connections, f"pixelflow-worker-{os.getpid()}")
             jobs.open()
-            _current = (os.getpid(), Services(settings, jobs, S3ObjectStore(settings, _connections)))
+            store = S3ObjectStore(settings, _connections)
+            _current = (os.getpid(), Services(settings, jobs, store, WebhookSecrets(jobs)), jobs)
         return _current[1]
 
 
 def close() -> None:
     global _current
     if _current is not None and _current[0] == os.getpid():
-        _current[1].jobs.close()
+        _current[2].close()
     _current = None

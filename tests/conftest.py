@@ -31,3 +31,21 @@ def pytest_configure(config: pytest.Config) -> None:
         PIXELFLOW_DB_POOL_MAX="4",
         PIXELFLOW_WEBHOOK_SECRETS=WEBHOOK_SECRET,
     )
+
+
+# The tiers (pyproject's markers): make test-unit runs "unit", make test all of them.
+_TOOLS = {"test_chart.py", "test_terraform.py", "test_alerts.py", "test_deploy.py"}
+_FAULTS = {"test_fault_suite.py", "test_faults.py", "test_hosts.py", "test_worker_health.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.parts
+        if item.get_closest_marker("unit") or item.get_closest_marker("integration"):
+            continue  # chosen by the test itself (tests/contract: one parameter each)
+        if "unit" in parts:
+            item.add_marker(pytest.mark.tools if item.path.name in _TOOLS else pytest.mark.unit)
+        elif "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+            if item.path.name in _FAULTS:
+                item.add_marker(pytest.mark.fault)

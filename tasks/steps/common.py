@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from core.errors import SourceNotFound, StorageUnavailable
-from core.jobstore import Job
+from core.model import Job, JobStatus
+from core.ports import Services
 from core.spec import staged_source_key
-from tasks.services import Services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -21,7 +21,7 @@ R = TypeVar("R")
 def processing_job(svc: Services, job_id: uuid.UUID) -> Job | None:
     """The job if it is being processed; None if it is gone or has ended."""
     job = svc.jobs.get(job_id)
-    return job if job is not None and job.status == "processing" else None
+    return job if job is not None and job.status == JobStatus.PROCESSING else None
 
 
 def already_done(job: Job, step: str) -> bool:
@@ -49,7 +49,7 @@ def remove_outputs(svc: Services, job: Job, keys: list[str]) -> None:
     Only then: outputs are written at their final keys, which a re-driven run of the same job (back in
     queued or processing) writes and hands out again.
     """
-    if job.status not in ("canceled", "failed") or not keys:
+    if job.status not in (JobStatus.CANCELED, JobStatus.FAILED) or not keys:
         return
     try:
         svc.store.delete(keys)

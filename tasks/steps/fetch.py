@@ -14,9 +14,9 @@ from urllib.parse import urljoin
 import httpx
 
 from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, SourceUnavailable, TooManyRedirects
+from core.ports import Services
 from core.spec import staged_source_key
 from core.urlguard import check_url, guarded_client
-from tasks.services import Services
 from tasks.steps.common import already_done, processing_job
 
 MAX_REDIRECTS = 5

@@ -20,9 +20,8 @@ import httpx
 from core import webhooks
 from core.document import job_document
 from core.errors import WebhookRejected, WebhookUnavailable
+from core.ports import Services
 from core.urlguard import check_url, guarded_client
-from core.webhooksecrets import WebhookSecrets
-from tasks.services import Services
 from tasks.steps.common import already_done
 
 
@@ -59,7 +58,7 @@ def notify(svc: Services, job_id: uuid.UUID) -> bool:
         "webhook-timestamp": str(timestamp),
     }
     # The tenant's own secrets (rotated through the API), else the operator's.
-    secrets = WebhookSecrets(svc.jobs).signing(job.tenant) or svc.settings.webhook_secrets
+    secrets = svc.secrets.signing(job.tenant) or svc.settings.webhook_secrets
     if secrets:
         headers["webhook-signature"] = webhooks.sign(secrets, msg_id, timestamp, body)
     started = time.monotonic()

@@ -11,11 +11,11 @@ import uuid
 
 from core import failpoints
 from core.errors import WatermarkNotFound
-from core.jobstore import Output
+from core.model import Output
+from core.ports import Services
 from core.spec import CONTENT_TYPES, OutputSpec, result_key
 from tasks.imaging.probe import SourceInfo
 from tasks.imaging.render import Rendered, render
-from tasks.services import Services
 from tasks.steps.common import already_done, in_parallel, processing_job, read_source, remove_outputs
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"

@@ -15,9 +15,10 @@ import uuid
 
 from core import failpoints
 from core.errors import InvariantBroken, StorageUnavailable
+from core.model import JobStatus
+from core.ports import Services
 from core.spec import result_key, staged_source_key
 from tasks import metrics
-from tasks.services import Services
 from tasks.steps.common import already_done, in_parallel, remove_outputs
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
         return False
     if already_done(job, "upload"):
         return True  # the job succeeded: go on to notify
-    if job.status != "processing":
+    if job.status != JobStatus.PROCESSING:
         remove_outputs(svc, job, [o.staged_key for o in job.outputs if o.staged_key])
         return False
     keys = {}

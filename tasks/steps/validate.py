@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from core.errors import CorruptImage
+from core.ports import Services
 from tasks.imaging.probe import limit_frames, probe, sniff
-from tasks.services import Services
 from tasks.steps.common import already_done, processing_job, read_source
 
 HEADER_BYTES = 256 * 1024

@@ -15,22 +15,18 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings, get_settings
-from core.migrations import upgrade
 from scripts.stack import ROOT, BrokerNode, Relay, S3Server, Worker, wait_until
 from tests.conftest import RUN_ID
+from tests.support.database import fresh_database
 
 __all__ = ["ROOT", "Relay", "S3Server", "Worker", "wait_until"]
 
@@ -39,22 +35,6 @@ __all__ = ["ROOT", "Relay", "S3Server", "Worker", "wait_until"]
 def settings() -> Settings:
     get_settings.cache_clear()
     return get_settings()
-
-
-@contextmanager
-def fresh_database(url: str) -> Iterator[str]:
-    """The database named in url, created anew and migrated; dropped at the end."""
-    name = sql.Identifier(conninfo_to_dict(url)["dbname"])
-    admin = make_conninfo(url, dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,14 @@ from tests.integration.test_api import upload
 
 @pytest.fixture()
 def sources(client: FlaskClient) -> list[str]:
+    """Two uploads, made before the scenario's fault. As any client would, a 503 is tried again after its
+    Retry-After: CI met one (no connection within PIXELFLOW_DB_TIMEOUT) while a broker node booted beside it."""
+    for _ in range(3):
+        slot = client.post("/v1/uploads", json={"content_type": "image/jpeg", "file_name": "probe.jpg"})
+        if slot.status_code != 503:
+            break
+        time.sleep(float(slot.headers.get("Retry-After", "1")))
+    assert slot.status_code == 201, slot.json
     return [upload(client, images.jpeg(800, 600)), upload(client, images.png_with_alpha(400, 300), "image/png")]
 
 

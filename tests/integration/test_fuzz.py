@@ -25,8 +25,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from config import Settings
 from core.keystore import KeyStore
 from tests import images
-from tests.integration.conftest import authed, fresh_database
+from tests.integration.conftest import authed
 from tests.integration.test_api import upload
+from tests.support.database import fresh_database
 
 EXAMPLES = 25
 

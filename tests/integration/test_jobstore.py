@@ -17,10 +17,12 @@ from config import Settings
 from core.ids import new_id
 from core.jobstore import JobStore, Output
 from core.objectstore import S3ObjectStore
+from core.ports import Services
 from core.spec import OutputSpec, result_key
-from tasks.services import Services
+from core.webhooksecrets import WebhookSecrets
 from tasks.steps.upload import upload
-from tests.integration.conftest import S3Server, fresh_database
+from tests.integration.conftest import S3Server
+from tests.support.database import fresh_database
 from tests.support.forwarder import Forwarder
 
 OUTPUTS = [OutputSpec("small", "webp", width=200), OutputSpec("big", "jpeg", width=800, quality=90)]
@@ -185,7 +187,7 @@ def test_upload_removes_the_written_outputs_of_a_canceled_job_not_of_a_re_driven
     # job removes them.
     store = S3ObjectStore(settings)
     store.ensure_bucket()
-    svc = Services(settings, jobs, store)
+    svc = Services(settings, jobs, store, WebhookSecrets(jobs))
     for end, kept in ((lambda job_id: jobs.redrive(job_id, 5), True), (jobs.cancel, False)):
         job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
         jobs.start(job.id)
@@ -214,7 +216,7 @@ def test_upload_of_a_job_whose_outputs_were_never_recorded_is_a_bug_not_a_storag
     # Retrying would not help (storage is fine): the job fails with internal_error and the step is dead-lettered.
     from core.errors import InvariantBroken, StorageUnavailable
 
-    svc = Services(settings, jobs, S3ObjectStore(settings))
+    svc = Services(settings, jobs, S3ObjectStore(settings), WebhookSecrets(jobs))
     job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
     jobs.start(job.id)
     with pytest.raises(InvariantBroken, match="never recorded as written") as raised:

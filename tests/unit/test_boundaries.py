@@ -27,9 +27,9 @@ def test_the_imaging_loads_without_celery_a_broker_client_or_a_database_driver()
     assert not loaded & {"celery", "kombu", "psycopg", "psycopg_pool", "minio"}, loaded
 
 
-def test_the_steps_load_without_celery_or_a_broker_client() -> None:
-    loaded = loaded_after("import tasks.steps")
-    assert not loaded & {"celery", "kombu"}, loaded
+def test_the_steps_load_without_celery_a_broker_database_or_storage_client() -> None:
+    loaded = loaded_after("import tasks.steps, tasks.outcomes, core.memory")
+    assert not loaded & {"celery", "kombu", "psycopg", "psycopg_pool", "minio"}, loaded
 
 
 def test_celery_finds_the_app_when_asked_for_it() -> None:

@@ -57,7 +57,7 @@ class Ok(BaseHTTPRequestHandler):
 @pytest.fixture()
 def http_server() -> Iterator[str]:
     server = HTTPServer(("127.0.0.1", 0), Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

@@ -1,0 +1,167 @@
+"""The ports: what the API, the steps and the relay ask of persistence and storage.
+
+Each is a Protocol with two implementations: PostgreSQL and S3 for running
+(core/jobstore.py, core/objectstore.py), in memory for tests
+(core/memory.py). tests/contract runs one set of tests against both, so a
+fake cannot drift from the real thing unnoticed.
+
+Writes that span aggregates (a job, its outputs, its ledger row, its outbox
+row, its usage) stay one statement or one transaction inside an
+implementation: a port names an effect, never the statements behind it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from config import Settings
+from core.model import Job, JobStatus, Output
+from core.spec import OutputSpec
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+
+
+class ObjectStore(Protocol):
+    """Images by key. A missing key is ``FileNotFoundError``; the storage failing is ``StorageUnavailable``."""
+
+    def ensure_bucket(self) -> None: ...
+    def ping(self) -> None: ...
+    def head(self, key: str) -> ObjectInfo: ...
+    def get(self, key: str, length: int | None = None) -> bytes: ...
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None: ...
+    def copy(self, source_key: str, key: str) -> None: ...
+    def delete(self, keys: list[str]) -> None: ...
+    def delete_prefix(self, prefix: str) -> int: ...
+    def presign_put(self, key: str, ttl: timedelta) -> str: ...
+    def presign_get(self, key: str, ttl: timedelta) -> str: ...
+
+
+class Jobs(Protocol):
+    """Jobs and their outputs. State changes are guarded: each returns False (and changes nothing) when the job
+    is not in a state it moves from. A step's effect goes into the job's ledger (``Job.steps_done``) with it."""
+
+    def create(
+        self,
+        job_id: uuid.UUID,
+        outputs: Sequence[OutputSpec],
+        source_key: str | None = None,
+        source_url: str | None = None,
+        webhook_url: str | None = None,
+        placeholder: bool = False,
+        idempotency: tuple[str, str] | None = None,
+        tenant: str = "default",
+    ) -> Job:
+        """A queued job, sent to the workers once committed (the outbox). ``idempotency`` is (key, request
+        hash): a key seen before returns its job (``replayed``); with another request, IdempotencyKeyReused."""
+        ...
+
+    def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None: ...
+
+    def list_recent(
+        self,
+        status: str | None = None,
+        limit: int = 20,
+        before: uuid.UUID | None = None,
+        tenant: str | None = None,
+    ) -> list[Job]: ...
+
+    def start(self, job_id: uuid.UUID) -> bool: ...
+    def set_source(self, job_id: uuid.UUID, size: int) -> None: ...
+    def set_source_info(self, job_id: uuid.UUID, fmt: str, width: int, height: int, frames: int = 1) -> None: ...
+    def stage_outputs(
+        self, job_id: uuid.UUID, staged: Sequence[Output], placeholder: str | None = None, compute_ms: int = 0
+    ) -> bool: ...
+    def succeed(self, job_id: uuid.UUID, keys: dict[str, str]) -> bool: ...
+    def fail(self, job_id: uuid.UUID, code: str, message: str) -> bool: ...
+    def cancel(self, job_id: uuid.UUID) -> bool: ...
+    def retry(self, job_id: uuid.UUID) -> bool: ...
+    def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None: ...
+
+
+class Deliveries(Protocol):
+    """Webhook attempts, and the endpoints disabled for answering 410."""
+
+    def record_delivery(
+        self,
+        job_id: uuid.UUID,
+        message_id: str,
+        url: str,
+        attempt: int,
+        status: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> None: ...
+    def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int: ...
+    def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]: ...
+    def disable_endpoint(self, url: str, reason: str) -> None: ...
+    def endpoint_disabled(self, url: str) -> bool: ...
+
+
+class Usage(Protocol):
+    def usage(self, tenant: str, since: datetime, until: datetime) -> dict[str, int]:
+        """Sums over the tenant's jobs that succeeded in [since, until): each counted once."""
+        ...
+
+
+class Outbox(Protocol):
+    """Jobs waiting to be sent to the workers; several relays may drain it side by side."""
+
+    def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int: ...
+    def unsent(self) -> int: ...
+
+
+class DeadLetters(Protocol):
+    def record_dead_letter(
+        self, job_id: uuid.UUID | None, task: str, reason: str, delivery_count: int | None, message: dict[str, Any]
+    ) -> None: ...
+    def dead_letters(self, limit: int = 50, include_settled: bool = False) -> list[dict[str, Any]]: ...
+    def dead_letter(self, letter_id: int) -> dict[str, Any] | None: ...
+    def mark_replayed(self, letter_id: int) -> None: ...
+    def dismiss_dead_letter(self, letter_id: int, why: str) -> bool: ...
+    def purge_dead_letters(self) -> int: ...
+
+
+class SigningSecrets(Protocol):
+    def signing(self, tenant: str) -> list[str]:
+        """The tenant's own webhook secrets, oldest first (none: the operator's sign)."""
+        ...
+
+
+class JobRecords(Jobs, Deliveries, Usage, Protocol):
+    """What the steps and the API's job views use."""
+
+
+@dataclass
+class Services:
+    """What a step works with; built by tasks/services.py on PostgreSQL and S3, by tests on core/memory.py."""
+
+    settings: Settings
+    jobs: JobRecords
+    store: ObjectStore
+    secrets: SigningSecrets
+
+
+__all__ = [
+    "DeadLetters",
+    "Deliveries",
+    "Job",
+    "JobRecords",
+    "JobStatus",
+    "Jobs",
+    "ObjectInfo",
+    "ObjectStore",
+    "Outbox",
+    "Output",
+    "Services",
+    "SigningSecrets",
+    "Usage",
+]

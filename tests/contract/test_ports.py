@@ -1,0 +1,236 @@
+"""One contract for the persistence ports (core/ports.py), held by core.memory and core.jobstore alike."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.errors import IdempotencyKeyReused
+from core.ids import new_id
+from core.model import Job, JobStatus, Output
+from core.ports import DeadLetters, Deliveries, Jobs, Outbox, Usage
+from core.spec import OutputSpec
+
+OUTPUTS = [OutputSpec("small", "webp", 64), OutputSpec("big", "png", 128)]
+
+
+def tenant() -> str:
+    """A tenant of the test's own: listings and usage see only its jobs."""
+    return f"contract-{uuid.uuid4().hex[:8]}"
+
+
+def drained(store: Outbox) -> None:
+    store.relay(lambda _: None, 10_000)
+
+
+def test_both_stores_implement_every_port(store: Any) -> None:
+    # The Protocols are checked by mypy where the stores are used; this holds the method sets equal too.
+    for port in (Jobs, Deliveries, Usage, Outbox, DeadLetters):
+        names = {n for n in vars(port) if not n.startswith("_")}
+        missing = {n for n in names if not callable(getattr(store, n, None))}
+        assert not missing, f"{type(store).__name__} lacks {port.__name__}.{missing}"
+
+
+def test_a_new_job_is_queued_with_its_outputs_and_waits_in_the_outbox(store: Any) -> None:
+    drained(store)
+    owner = tenant()
+    job = store.create(new_id(), OUTPUTS, source_key="uploads/t/a.jpg", webhook_url="http://h/x", tenant=owner)
+    assert job.status == JobStatus.QUEUED and not job.replayed
+    assert store.unsent() == 1
+    got = store.get(job.id)
+    assert isinstance(got, Job)
+    assert (got.status, got.source_key, got.webhook_url) == ("queued", "uploads/t/a.jpg", "http://h/x")
+    assert got.tenant == owner
+    assert [o.spec for o in got.outputs] == OUTPUTS and got.steps_done == ()
+    assert store.get(job.id, owner) == got
+    assert store.get(job.id, "someone-else") is None
+    assert store.get(new_id()) is None
+    published: list[uuid.UUID] = []
+    assert store.relay(published.append) == 1
+    assert published == [job.id] and store.unsent() == 0
+
+
+def test_a_publish_that_fails_leaves_the_outbox_as_it_was(store: Any) -> None:
+    drained(store)
+    ids = [store.create(new_id(), OUTPUTS, source_key="k").id for _ in range(2)]
+
+    def refuse(job_id: uuid.UUID) -> None:
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        store.relay(refuse)
+    assert store.unsent() == 2
+    published: list[uuid.UUID] = []
+    assert store.relay(published.append, limit=1) == 1 and store.unsent() == 1
+    assert store.relay(published.append) == 1
+    assert published == ids  # oldest first
+
+
+def test_listing_is_newest_first_by_tenant_status_and_cursor(store: Any) -> None:
+    owner = tenant()
+    ids = [store.create(new_id(), OUTPUTS, source_key="k", tenant=owner).id for _ in range(3)]
+    store.create(new_id(), OUTPUTS, source_key="k", tenant=tenant())
+    assert [j.id for j in store.list_recent(tenant=owner)] == ids[::-1]
+    assert [j.id for j in store.list_recent(limit=2, tenant=owner)] == [ids[2], ids[1]]
+    assert [j.id for j in store.list_recent(before=ids[1], tenant=owner)] == [ids[0]]
+    store.start(ids[0])
+    assert [j.id for j in store.list_recent("processing", tenant=owner)] == [ids[0]]
+
+
+def test_state_changes_are_guarded(store: Any) -> None:
+    job = store.create(new_id(), OUTPUTS, source_key="k")
+    assert store.start(job.id) is True
+    assert store.start(job.id) is False
+    assert store.retry(job.id) is False  # only an ended job is retried
+    assert store.cancel(job.id) is True
+    assert store.fail(job.id, "x", "late") is False  # ended once, never twice
+    assert store.start(job.id) is False
+    after = store.get(job.id)
+    assert after.status == JobStatus.CANCELED and after.terminal and after.finished_at is not None
+    assert store.cancel(new_id()) is False and store.start(new_id()) is False
+
+
+def test_each_effect_goes_into_the_ledger_only_while_the_job_is_processing(store: Any) -> None:
+    job = store.create(new_id(), OUTPUTS, source_key="k")
+    store.set_source(job.id, 1000)  # still queued: nothing happens
+    assert store.get(job.id).steps_done == () and store.get(job.id).source_bytes is None
+    store.start(job.id)
+    store.set_source(job.id, 1000)
+    store.set_source_info(job.id, "jpeg", 40, 30, 1)
+    got = store.get(job.id)
+    assert got.steps_done == ("fetch", "validate")
+    assert (got.source_bytes, got.source_format, got.source_width, got.source_height, got.source_frames) == (
+        1000,
+        "jpeg",
+        40,
+        30,
+        1,
+    )
+    store.cancel(job.id)
+    assert store.stage_outputs(job.id, [Output(OUTPUTS[0], "r/x.webp", None, 1, 1, 10, "webp")]) is False
+    assert store.get(job.id).steps_done == ("fetch", "validate")
+
+
+def test_a_job_that_succeeds_records_its_outputs_and_its_usage_once(store: Any) -> None:
+    owner = tenant()
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    job = store.create(new_id(), OUTPUTS, source_key="k", tenant=owner)
+    store.start(job.id)
+    store.set_source(job.id, 1000)
+    store.set_source_info(job.id, "jpeg", 40, 30, 2)
+    staged = [
+        Output(OUTPUTS[0], "results/a.webp", None, 64, 48, 300, "webp"),
+        Output(OUTPUTS[1], "results/b.png", None, 128, 96, 900, "png"),
+    ]
+    assert store.stage_outputs(job.id, staged, placeholder="data:image/webp;base64,AA", compute_ms=7) is True
+    keys = {"small": "results/a.webp", "big": "results/b.png"}
+    assert store.succeed(job.id, keys) is True
+    assert store.succeed(job.id, keys) is False
+    got = store.get(job.id)
+    assert got.status == JobStatus.SUCCEEDED and got.steps_done == ("fetch", "validate", "transform", "upload")
+    assert [(o.key, o.width, o.height, o.bytes, o.format) for o in got.outputs] == [
+        ("results/a.webp", 64, 48, 300, "webp"),
+        ("results/b.png", 128, 96, 900, "png"),
+    ]
+    assert got.placeholder == "data:image/webp;base64,AA"
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    assert store.usage(owner, since, until) == {
+        "jobs": 1,
+        "pixels": 40 * 30 * 2,
+        "bytes_in": 1000,
+        "bytes_out": 1200,
+        "bytes_saved": 2 * 1000 - 1200,
+        "compute_ms": 7,
+    }
+    assert store.usage(owner, until, until + timedelta(days=1))["jobs"] == 0
+    assert store.fail(job.id, "late", "a late failure") is False
+
+
+def test_a_retried_job_starts_over_and_is_sent_again(store: Any) -> None:
+    drained(store)
+    job = store.create(new_id(), OUTPUTS, source_key="k")
+    store.start(job.id)
+    store.set_source(job.id, 10)
+    store.stage_outputs(job.id, [Output(OUTPUTS[0], "results/a.webp", None, 1, 1, 1, "webp")])
+    assert store.fail(job.id, "storage_unavailable", "gave up") is True
+    store.record_notification(job.id, 200, None)
+    drained(store)
+    assert store.retry(job.id) is True
+    got = store.get(job.id)
+    assert (got.status, got.error_code, got.error_message, got.finished_at, got.notified_at) == (
+        "queued",
+        None,
+        None,
+        None,
+        None,
+    )
+    assert got.steps_done == () and all(o.staged_key is None and o.bytes is None for o in got.outputs)
+    assert store.unsent() == 1
+
+
+def test_a_failure_message_is_redacted_and_bounded(store: Any) -> None:
+    job = store.create(new_id(), OUTPUTS, source_key="k")
+    url = "http://s3/x?X-Amz-Signature=abcdef0123456789&X-Amz-Credential=AKIA%2Fsecret"
+    assert store.fail(job.id, "source_unavailable", f"GET {url} failed " + "x" * 2000) is True
+    got = store.get(job.id)
+    assert got.error_code == "source_unavailable"
+    assert "abcdef0123456789" not in got.error_message and "AKIA" not in got.error_message
+    assert "[redacted]" in got.error_message and len(got.error_message) == 1000
+
+
+def test_an_idempotency_key_returns_its_job_and_refuses_another_request(store: Any) -> None:
+    owner = tenant()
+    first = store.create(new_id(), OUTPUTS, source_key="k", idempotency=("key-1", "hash-a"), tenant=owner)
+    again = store.create(new_id(), OUTPUTS, source_key="k", idempotency=("key-1", "hash-a"), tenant=owner)
+    assert again.replayed and again.id == first.id
+    with pytest.raises(IdempotencyKeyReused):
+        store.create(new_id(), OUTPUTS, source_key="k", idempotency=("key-1", "hash-b"), tenant=owner)
+    other = store.create(new_id(), OUTPUTS, source_key="k", idempotency=("key-1", "hash-b"), tenant=tenant())
+    assert other.id != first.id and not other.replayed
+
+
+def test_notification_and_deliveries_are_recorded(store: Any) -> None:
+    job = store.create(new_id(), OUTPUTS, source_key="k")
+    url = f"http://hooks.example/{uuid.uuid4().hex}"
+    store.record_delivery(job.id, "msg-1", url, 1, 503, None, 12)
+    store.record_delivery(job.id, "msg-1", url, 2, None, "ConnectError: Bearer abcdefgh12345", 30)
+    store.record_delivery(job.id, "msg-2", url, 1, 200, None, 5)
+    assert store.delivery_attempts(job.id, "msg-1") == 2 and store.delivery_attempts(job.id, "msg-3") == 0
+    listed = store.deliveries(job.id)
+    assert [(d["message_id"], d["attempt"], d["status_code"]) for d in listed] == [
+        ("msg-1", 1, 503),
+        ("msg-1", 2, None),
+        ("msg-2", 1, 200),
+    ]
+    assert "abcdefgh12345" not in listed[1]["error"]
+    assert {"id", "url", "duration_ms", "created_at"} <= set(listed[0])
+    assert store.endpoint_disabled(url) is False
+    store.disable_endpoint(url, "answered 410")
+    store.disable_endpoint(url, "again")
+    assert store.endpoint_disabled(url) is True
+    store.record_notification(job.id, 200, None)
+    got = store.get(job.id)
+    assert (got.webhook_status, got.webhook_error, "notify" in got.steps_done) == (200, None, True)
+
+
+def test_dead_letters_wait_until_replayed_or_dismissed(store: Any) -> None:
+    store.purge_dead_letters()
+    job_id = new_id()
+    for task in ("pixelflow.validate", "pixelflow.upload", "pixelflow.notify"):
+        store.record_dead_letter(job_id, task, "rejected", 1, {"task": task})
+    letters = store.dead_letters()
+    assert [x["task"] for x in letters] == ["pixelflow.notify", "pixelflow.upload", "pixelflow.validate"]
+    newest, middle, oldest = (x["id"] for x in letters)
+    assert store.dead_letter(oldest)["message"] == {"task": "pixelflow.validate"}
+    store.mark_replayed(oldest)
+    assert store.dismiss_dead_letter(middle, "the client's bucket policy") is True
+    assert store.dismiss_dead_letter(middle, "twice") is False
+    assert store.dismiss_dead_letter(oldest, "already replayed") is False
+    assert [x["id"] for x in store.dead_letters()] == [newest]
+    settled = {x["id"]: x for x in store.dead_letters(include_settled=True)}
+    assert settled[middle]["dismissed_why"] == "the client's bucket policy" and settled[oldest]["replayed_at"]
+    assert store.dead_letter(10**12) is None
+    assert store.purge_dead_letters() == 3 and store.dead_letters(include_settled=True) == []

@@ -1,0 +1,250 @@
+"""Every step on the in-memory ports (core/memory.py): no PostgreSQL, no S3, no broker, no worker.
+
+A webhook test talks to a real HTTP server on 127.0.0.1 in a thread, and its
+signature is checked with the Standard Webhooks library.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from config import Settings, get_settings
+from core.errors import (
+    CorruptImage,
+    ImageTooLarge,
+    InvariantBroken,
+    SourceNotFound,
+    SourceTooLarge,
+    StorageUnavailable,
+    WatermarkNotFound,
+    WebhookRejected,
+    WebhookUnavailable,
+)
+from core.ids import new_id
+from core.memory import MemoryJobs, MemoryObjectStore, MemorySecrets
+from core.model import JobStatus
+from core.ports import Services
+from core.spec import OutputSpec, result_key, upload_prefix
+from tasks.steps import fetch, notify, transform, upload, validate
+from tests import images
+
+TENANT = "tenant-steps"
+SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtc3RlcHMtdW5pdC10ZXN0cw=="
+OUTPUTS = [OutputSpec("thumb", "webp", 64), OutputSpec("large", "jpeg", 200)]
+
+
+@pytest.fixture()
+def svc() -> Services:
+    get_settings.cache_clear()
+    return Services(get_settings(), MemoryJobs(), MemoryObjectStore(), MemorySecrets({TENANT: [SECRET]}))
+
+
+def uploaded(svc: Services, data: bytes, name: str = "a.jpg", content_type: str = "image/jpeg") -> str:
+    key = f"{upload_prefix(TENANT)}{uuid.uuid4().hex}/{name}"
+    svc.store.put(key, data, content_type)
+    return key
+
+
+def new_job(svc: Services, data: bytes | None = None, outputs: list[OutputSpec] = OUTPUTS, **fields: Any) -> uuid.UUID:
+    key = uploaded(svc, images.jpeg(320, 240) if data is None else data)
+    return svc.jobs.create(new_id(), outputs, source_key=key, tenant=TENANT, **fields).id
+
+
+def run_chain(svc: Services, job_id: uuid.UUID) -> list[bool]:
+    return [step(svc, job_id) for step in (fetch, validate, transform, upload, notify)]
+
+
+def requests_by(store: Any, since: int) -> dict[str, int]:
+    made: dict[str, int] = {}
+    for call in store.calls[since:]:
+        made[call] = made.get(call, 0) + 1
+    return made
+
+
+def test_a_job_goes_through_every_step_and_each_costs_its_object_requests(svc: Services) -> None:
+    job_id = new_job(svc)
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    counted = []
+    for step in (fetch, validate, transform, upload, notify):
+        before = len(store.calls)
+        assert step(svc, job_id) is True
+        counted.append(requests_by(store, before))
+    # fetch: a HEAD; validate: one (ranged) GET; transform: the source, then each output written once, at its
+    # final key; upload: nothing to copy or remove; notify without a webhook: nothing.
+    assert counted == [{"head": 1}, {"get": 1}, {"get": 1, "put": 2}, {}, {}]
+    job = svc.jobs.get(job_id)
+    assert job is not None and job.status == JobStatus.SUCCEEDED
+    assert job.steps_done == ("fetch", "validate", "transform", "upload", "notify")
+    assert (job.source_format, job.source_width, job.source_height) == ("jpeg", 320, 240)
+    assert (job.webhook_status, job.webhook_error, job.notified_at is not None) == (None, None, True)
+    for output in job.outputs:
+        assert output.key == result_key(TENANT, job_id, output.spec.name, output.spec.format)
+        data, content_type, cache = store.objects[output.key]
+        assert images.open_image(data).width == output.width == output.spec.width
+        assert content_type == f"image/{output.spec.format}" and cache and "immutable" in cache
+        assert output.bytes == len(data)
+
+
+def test_a_step_run_again_finds_its_effect_in_the_ledger_and_does_no_work(svc: Services) -> None:
+    job_id = new_job(svc)
+    run_chain(svc, job_id)
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    before = len(store.calls)
+    assert [validate(svc, job_id), transform(svc, job_id)] == [False, False]  # the job has ended
+    assert upload(svc, job_id) is True and notify(svc, job_id) is True  # done: the chain goes on, harmlessly
+    assert store.calls[before:] == []
+
+
+def test_a_canceled_job_stops_at_the_next_step_and_its_written_outputs_are_removed(svc: Services) -> None:
+    job_id = new_job(svc)
+    assert fetch(svc, job_id) and validate(svc, job_id) and transform(svc, job_id)
+    assert svc.jobs.cancel(job_id)
+    assert upload(svc, job_id) is False
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    assert not [k for k in store.objects if k.startswith("results/")]
+    assert notify(svc, job_id) is True
+    job = svc.jobs.get(job_id)
+    assert job is not None and job.status == JobStatus.CANCELED and "notify" in job.steps_done
+
+
+def test_fetch_refuses_a_missing_or_oversized_upload(svc: Services) -> None:
+    job_id = svc.jobs.create(new_id(), OUTPUTS, source_key=f"{upload_prefix(TENANT)}gone.jpg", tenant=TENANT).id
+    with pytest.raises(SourceNotFound):
+        fetch(svc, job_id)
+    small = Services(svc.settings.model_copy(update={"max_source_bytes": 100}), svc.jobs, svc.store, svc.secrets)
+    with pytest.raises(SourceTooLarge, match="limit is 100"):
+        fetch(small, new_job(small))
+
+
+def test_validate_reads_the_bytes_not_the_name_and_applies_the_limits(svc: Services) -> None:
+    job_id = new_job(svc, b"GIF89a not really an image at all")
+    fetch(svc, job_id)
+    with pytest.raises(CorruptImage):
+        validate(svc, job_id)
+    png = new_job(svc, images.png_with_alpha(40, 30))  # stored as "a.jpg", image/jpeg
+    fetch(svc, png)
+    assert validate(svc, png) is True
+    job = svc.jobs.get(png)
+    assert job is not None and job.source_format == "png"
+    tight = Services(svc.settings.model_copy(update={"max_source_pixels": 1000}), svc.jobs, svc.store, svc.secrets)
+    big = new_job(tight)
+    fetch(tight, big)
+    with pytest.raises(ImageTooLarge):
+        validate(tight, big)
+
+
+def test_transform_needs_its_watermark_image(svc: Services) -> None:
+    marked = OutputSpec.from_fields(
+        {"name": "m", "format": "png", "width": 50, "watermark": {"image_key": f"{upload_prefix(TENANT)}none.png"}}
+    )
+    job_id = new_job(svc, outputs=[marked])
+    fetch(svc, job_id)
+    validate(svc, job_id)
+    with pytest.raises(WatermarkNotFound):
+        transform(svc, job_id)
+
+
+def test_a_storage_outage_is_transient_and_a_missing_recorded_output_is_a_bug(svc: Services) -> None:
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    job_id = new_job(svc)
+    store.outage = "connection refused"
+    with pytest.raises(StorageUnavailable):
+        fetch(svc, job_id)
+    store.outage = None
+    assert fetch(svc, job_id) and validate(svc, job_id)
+    # upload before transform recorded anything: a state the chain rules out.
+    with pytest.raises(InvariantBroken, match="never recorded as written"):
+        upload(svc, job_id)
+
+
+class Hook(BaseHTTPRequestHandler):
+    answers: list[int]
+    received: list[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        status = type(self).answers.pop(0) if len(type(self).answers) > 1 else type(self).answers[0]
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def hook() -> Iterator[tuple[str, type[Hook]]]:
+    handler = type("RecordingHook", (Hook,), {"answers": [200], "received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_notify_posts_the_signed_job_document_and_records_the_delivery(
+    svc: Services, hook: tuple[str, type[Hook]]
+) -> None:
+    url, handler = hook
+    job_id = new_job(svc, webhook_url=url)
+    assert run_chain(svc, job_id) == [True] * 5
+    [(headers, body)] = handler.received
+    payload = Webhook(SECRET).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert payload["type"] == "job.succeeded" and payload["data"]["id"] == str(job_id)
+    assert [o["name"] for o in json.loads(body)["data"]["outputs"]] == ["thumb", "large"]
+    [delivery] = svc.jobs.deliveries(job_id)
+    assert (delivery["attempt"], delivery["status_code"], delivery["error"]) == (1, 200, None)
+    job = svc.jobs.get(job_id)
+    assert job is not None and job.webhook_status == 200 and "notify" in job.steps_done
+
+
+def test_notify_retries_a_5xx_ends_on_a_4xx_and_a_410_disables_the_endpoint(
+    svc: Services, hook: tuple[str, type[Hook]]
+) -> None:
+    url, handler = hook
+    handler.answers = [503, 410]
+    job_id = new_job(svc, webhook_url=url)
+    assert svc.jobs.start(job_id) and svc.jobs.fail(job_id, "corrupt_image", "bad")
+    with pytest.raises(WebhookUnavailable, match="503"):
+        notify(svc, job_id)
+    with pytest.raises(WebhookRejected, match="410"):
+        notify(svc, job_id)
+    assert [(d["attempt"], d["status_code"]) for d in svc.jobs.deliveries(job_id)] == [(1, 503), (2, 410)]
+    job = svc.jobs.get(job_id)
+    assert job is not None and (job.webhook_status, job.webhook_error) == (410, "answered 410")
+    assert json.loads(handler.received[0][1])["type"] == "job.failed"
+    # The next job to that endpoint is not sent at all.
+    other = new_job(svc, webhook_url=url)
+    assert svc.jobs.start(other) and svc.jobs.cancel(other)
+    assert notify(svc, other) is True and len(handler.received) == 2
+    assert svc.jobs.deliveries(other)[0]["error"] == "endpoint disabled (it answered 410)"
+
+
+def test_the_operators_secrets_sign_for_a_tenant_without_its_own(svc: Services, hook: tuple[str, type[Hook]]) -> None:
+    url, handler = hook
+    operator = svc.settings.webhook_secrets[0]
+    alone = Services(svc.settings, svc.jobs, svc.store, MemorySecrets())
+    job_id = new_job(alone, webhook_url=url)
+    assert run_chain(alone, job_id)[-1] is True
+    [(headers, body)] = handler.received
+    Webhook(operator).verify(body, {k.lower(): v for k, v in headers.items()})
+
+
+def test_settings_are_those_of_the_test_run(svc: Services) -> None:
+    # The webhook tests above lean on these: 127.0.0.1 is allowed, and the operator has a signing secret.
+    assert isinstance(svc.settings, Settings)
+    assert "127.0.0.1" in svc.settings.fetch_allow and svc.settings.webhook_secrets
