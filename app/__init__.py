@@ -12,18 +12,16 @@ from app.errors import PixelFlowApi
 from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
 from app.resources import health, jobs, uploads, usage, webhook_secrets
-from app.schemas import OpenApiExtras, check_presets, document_limits
+from app.schemas import OpenApiExtras, document_limits, load_presets
 from app.services import ApiServices
-from config import Settings, get_settings
-from core import redact
+from config import Settings
+from core import logs
 from core.errors import StorageUnavailable
 from core.keystore import KeyStore
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    redact.install(settings)  # secrets out of logs and Sentry events
+    settings = logs.start(settings)  # secrets out of logs and Sentry events
     app = Flask("pixelflow")
     app.config.update(
         API_TITLE="PixelFlow",
@@ -39,8 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             "security": [{"apiKey": []}],
         },
     )
-    check_presets(settings)
-    services = ApiServices.create(settings)
+    services = ApiServices.create(settings, load_presets(settings))
     try:
         services.store.ensure_bucket()
     except StorageUnavailable as exc:

@@ -72,4 +72,4 @@ class PixelFlowApi(Api):  # type: ignore[misc]
     def handle_pixelflow_error(self, error: PixelFlowError) -> Any:
         if isinstance(error, TransientError):
             log.warning("%s: %s", error.code, error.message)
-        return error_body(error.code, error.status, error.message), error.status
+        return error_body(error.code, error.status, error.message, getattr(error, "errors", None)), error.status

@@ -8,7 +8,7 @@ from apispec import BasePlugin
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from config import Settings, SettingsError
-from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS
+from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS, UPLOAD_CONTENT_TYPES, OutputSpec
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
 STATUS = ("queued", "processing", "succeeded", "failed", "canceled")
@@ -24,9 +24,6 @@ class ErrorSchema(Schema):
     status = fields.Integer(required=True, metadata={"description": "HTTP status"})
     message = fields.String(required=True)
     errors = fields.Dict(metadata={"description": "what is wrong, by field"})
-
-
-UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif")
 
 
 class UploadRequestSchema(StrictSchema):
@@ -203,16 +200,17 @@ class OutputRequestSchema(StrictSchema):
                 raise ValidationError(f"{option} applies to {', '.join(formats)}, not {data['format']}", option)
 
 
-def check_presets(settings: Settings) -> None:
-    """Every preset must be a list of valid outputs; a bad one stops the API at start-up."""
-    problems = []
+def load_presets(settings: Settings) -> dict[str, list[OutputSpec]]:
+    """Every preset's outputs, checked once; a bad preset stops the API at start-up."""
+    problems, presets = [], {}
     for name, outputs in settings.presets.items():
         try:
-            OutputRequestSchema(many=True).load(outputs)
+            presets[name] = [OutputSpec.from_fields(o) for o in OutputRequestSchema(many=True).load(outputs)]
         except ValidationError as exc:
             problems.append(f"PIXELFLOW_PRESETS: preset {name!r}: {exc.messages}")
     if problems:
         raise SettingsError(problems)
+    return presets
 
 
 class JobRequestSchema(StrictSchema):

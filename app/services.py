@@ -14,6 +14,7 @@ from core.errors import BrokerUnavailable
 from core.jobstore import JobStore
 from core.objectstore import S3ObjectStore
 from core.ports import ObjectStore
+from core.spec import OutputSpec
 
 
 @dataclass
@@ -21,15 +22,17 @@ class ApiServices:
     settings: Settings
     jobs: JobStore
     store: ObjectStore
+    presets: dict[str, list[OutputSpec]]
+    """The deployment's presets, checked and parsed at start-up."""
 
     @classmethod
-    def create(cls, settings: Settings) -> ApiServices:
+    def create(cls, settings: Settings, presets: dict[str, list[OutputSpec]]) -> ApiServices:
         jobs = JobStore.for_settings(
             settings, settings.db_pool_min, settings.db_pool_max, "pixelflow-api", timeout=settings.db_timeout
         )
         jobs.open()
         store = S3ObjectStore(settings)
-        return cls(settings, jobs, store)
+        return cls(settings, jobs, store, presets)
 
     @property
     def result_url_ttl(self) -> timedelta:

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     queue: str = "pixelflow"
 
-    # Across hosts: how long a silent peer may hold work (core/timeouts.py, README "Running across hosts").
+    # Across hosts: how long a silent peer may hold work (core/timeouts.py, docs/deploy.md "Running across hosts").
     # The worker's consumer heartbeat: RabbitMQ drops a worker host that vanished after about twice this and
     # requeues its steps; the worker drops a broker that went silent. 0 turns heartbeats off.
     broker_heartbeat: Annotated[float, Field(ge=0)] = 10

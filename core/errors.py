@@ -5,6 +5,7 @@
     ├── StepTimedOut                    time_limit_exceeded     500
     ├── WorkerLost                      worker_lost             500   a worker died on every delivery (relay)
     ├── Stuck                           stuck                   500   no progress past the sweeper's re-drives
+    ├── InvalidRequest                  validation_error        422   a job the deployment's rules refuse
     ├── IdempotencyConflict             idempotency_conflict    409
     ├── IdempotencyKeyReused            idempotency_key_reused  422
     ├── TooManyWebhookSecrets           too_many_webhook_secrets 409
@@ -61,6 +62,17 @@ class WorkerLost(PixelFlowError):
 
 class Stuck(PixelFlowError):
     code = "stuck"
+
+
+class InvalidRequest(PixelFlowError):
+    """A request the API refuses before anything is queued (core/submission.py's rules); ``errors`` by field."""
+
+    code = "validation_error"
+    status = 422
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 class IdempotencyConflict(PixelFlowError):

@@ -147,6 +147,10 @@ def result_key(tenant: str, job_id: object, name: str, fmt: str) -> str:
     return f"results/{tenant}/{job_id}/{name}.{extension(fmt)}"
 
 
+# What an upload slot may declare, and what a job's uploaded source must have been stored as.
+UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif")
+
+
 def upload_prefix(tenant: str) -> str:
     return f"uploads/{tenant}/"
 

@@ -8,7 +8,7 @@ came from (Celery keeps the delivery's routing key).
 """
 
 from config import get_settings
-from core import timeouts
+from core import logs, timeouts
 from tasks.topology import transform_queue, transform_routing_key, work_queues
 
 _settings = get_settings()
@@ -65,6 +65,10 @@ worker_max_memory_per_child = _settings.worker_max_memory_per_child_kb
 task_soft_time_limit = _settings.task_soft_time_limit
 task_time_limit = _settings.task_time_limit
 worker_hijack_root_logger = False
+# Every line names its job and task (core/logs.py binds them around each step).
+logs.bind_context()
+worker_log_format = logs.WORKER_FORMAT
+worker_task_log_format = logs.WORKER_FORMAT
 # Task events (for Flower) cost three extra broker messages per task; off
 # unless asked for (PIXELFLOW_TASK_EVENTS, or `celery control enable_events`).
 worker_send_task_events = _settings.task_events

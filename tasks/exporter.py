@@ -32,8 +32,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from config import Settings, get_settings
-from core import redact
+from config import Settings
+from core import logs
 from core.errors import DatabaseUnavailable
 from core.jobstore import JobStore
 from tasks.celery_app import app
@@ -117,9 +117,7 @@ class BacklogCollector(Collector):
 
 
 def main() -> None:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    redact.install(settings)
+    settings = logs.start()
     # A scrape waits at most 3 s for the database (Prometheus gives up after 10 s by default).
     jobs = JobStore.for_settings(settings, 1, 1, "pixelflow-exporter", timeout=3)
     jobs.open()  # without waiting: the database may come up later, and scrapes say so meanwhile

@@ -33,11 +33,18 @@ from typing import Any, NoReturn
 
 from celery import Task, chain, signature
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from celery.signals import celeryd_init, worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    celeryd_init,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from kombu.exceptions import OperationalError
 
 from config import get_settings
-from core import failpoints, redact
+from core import failpoints, logs
 from core.errors import (
     PixelFlowError,
     StepTimedOut,
@@ -232,10 +239,25 @@ def job_chain(job_id: uuid.UUID) -> Any:
 
 @celeryd_init.connect
 def _observe(**_: Any) -> None:
-    # In the main process, before the pool forks: children inherit both.
-    settings = get_settings()
-    redact.install(settings)
+    # In the main process, before the pool forks: children inherit both. Celery owns the log handlers.
+    settings = logs.start(get_settings(), handlers=False)
     metrics.start(settings.worker_metrics_host, settings.worker_metrics_port)
+
+
+_bound: dict[str, tuple[Any, Any]] = {}
+
+
+@task_prerun.connect
+def _bind_job(task_id: str = "", args: Any = (), **_: Any) -> None:
+    # In the thread that runs the task: its log lines name the job (the first argument of every step) and the task.
+    _bound[task_id] = logs.bind(str(args[0]) if args else None, task_id)
+
+
+@task_postrun.connect
+def _unbind_job(task_id: str = "", **_: Any) -> None:
+    tokens = _bound.pop(task_id, None)
+    if tokens is not None:
+        logs.unbind(tokens)
 
 
 @worker_shutdown.connect

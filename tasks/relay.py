@@ -23,8 +23,8 @@ import psycopg
 from kombu.exceptions import OperationalError
 from kombu.message import Message
 
-from config import Settings, get_settings
-from core import broker, failpoints, liveness, redact, timeouts
+from config import Settings
+from core import broker, failpoints, liveness, logs, timeouts
 from core.errors import DatabaseUnavailable, Stuck, WorkerLost
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from tasks import topology
@@ -165,9 +165,7 @@ class Relay:
 
 
 def main() -> None:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    redact.install(settings)
+    settings = logs.start()
     relay = Relay(settings)
     signal.signal(signal.SIGTERM, relay.stop)
     signal.signal(signal.SIGINT, relay.stop)

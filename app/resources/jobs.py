@@ -17,25 +17,18 @@ from app.auth import tenant
 from app.metrics import JOBS_ACCEPTED, JOBS_CANCELED
 from app.ratelimit import job_limit, limiter
 from app.schemas import (
-    UPLOAD_CONTENT_TYPES,
     DeliveryListSchema,
     ErrorSchema,
     JobListQuerySchema,
     JobListSchema,
     JobRequestSchema,
     JobSchema,
-    OutputRequestSchema,
 )
 from app.services import ApiServices, services
 from core.document import job_document
-from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, UnsupportedFormat, WatermarkNotFound
 from core.ids import new_id
-from core.spec import OutputSpec, upload_prefix
-from core.urlguard import check_url
-
-# Schema instances, made once: webargs and flask-smorest would make (and deep-copy the fields of) a new one for
-# every request when given the class.
-PRESET_OUTPUTS = OutputRequestSchema(many=True)
+from core.spec import OutputSpec
+from core.submission import JobRequest, submit_job
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Image jobs")
 
@@ -70,67 +63,17 @@ class Jobs(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Create a job: render the outputs of one source image"""
         svc = services()
-        settings = svc.settings
-        idempotency = _idempotency()
-        requested = list(body["outputs"])
-        for preset in body["presets"]:
-            if preset not in settings.presets:
-                known = ", ".join(sorted(settings.presets)) or "none"
-                abort(422, message=f"unknown preset {preset!r} (known: {known})", errors={"presets": [preset]})
-            requested += PRESET_OUTPUTS.load(settings.presets[preset])
-        names = [o["name"] for o in requested]
-        if len(names) != len(set(names)):
-            clash = sorted({n for n in names if names.count(n) > 1})
-            abort(422, message=f"output names must be unique; repeated: {', '.join(clash)}", errors={"outputs": clash})
-        if len(requested) > settings.max_outputs:
-            abort(422, message=f"a job may ask for at most {settings.max_outputs} outputs")
-        outputs = [OutputSpec.from_fields(o) for o in requested]
-        for o in outputs:
-            if max(o.width or 0, o.height or 0) > settings.max_output_dimension:
-                abort(422, message=f"output {o.name!r} is larger than {settings.max_output_dimension} px")
         source = body["source"]
-        # Addresses written into a URL are judged now; names when a worker resolves them.
-        for field, url in (("source.url", source.get("url")), ("webhook_url", body.get("webhook_url"))):
-            if url:
-                try:
-                    check_url(url, settings.fetch_allow)
-                except SourceForbidden as exc:
-                    raise SourceForbidden(f"{field}: {exc.message}") from None
-        owned = upload_prefix(tenant())
-        if "key" in source:
-            if not source["key"].startswith(owned):
-                raise SourceNotFound(f"nothing was uploaded at {source['key']!r}")
-            try:
-                stored = svc.store.head(source["key"])
-            except FileNotFoundError:
-                raise SourceNotFound(f"nothing was uploaded at {source['key']!r}") from None
-            # What the upload slot bound but the storage did not enforce: the size and an image content type.
-            if stored.size > settings.max_source_bytes:
-                raise SourceTooLarge(f"the source is {stored.size} bytes; the limit is {settings.max_source_bytes}")
-            content_type = stored.content_type.split(";")[0].strip().lower()
-            if content_type not in UPLOAD_CONTENT_TYPES:
-                raise UnsupportedFormat(
-                    f"the upload was stored as {content_type or 'no content type'!r}; send it with the image"
-                    " content type its upload slot declared"
-                )
-        # The job and its outbox row commit together; the relay publishes the chain.
-        for key in sorted({s.watermark.image_key for s in outputs if s.watermark and s.watermark.image_key}):
-            if not key.startswith(owned):
-                raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}")
-            try:
-                svc.store.head(key)
-            except FileNotFoundError:
-                raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}") from None
-        job = svc.jobs.create(
-            new_id(),
-            outputs,
+        job_request = JobRequest(
+            outputs=[OutputSpec.from_fields(o) for o in body["outputs"]],
+            presets=body["presets"],
             source_key=source.get("key"),
             source_url=source.get("url"),
             webhook_url=body.get("webhook_url"),
             placeholder=body["placeholder"],
-            idempotency=idempotency,
-            tenant=tenant(),
+            idempotency=_idempotency(),
         )
+        job = submit_job(tenant(), job_request, svc.settings, svc.presets, svc.jobs, svc.store, new_id())
         if job.replayed:
             return job_document(job, svc.store, svc.result_url_ttl), 202, {"Idempotent-Replayed": "true"}
         JOBS_ACCEPTED.labels("new").inc()

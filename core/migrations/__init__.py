@@ -63,3 +63,13 @@ def wait_for_database(database_url: str, seconds: float) -> None:
                 print(f"migrations: waiting for PostgreSQL ({str(exc).strip()})", file=sys.stderr)
                 said = True
             time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """pixelflow-migrate [revision]: wait for PostgreSQL, then upgrade the database to head (or revision)."""
+    from config import get_settings
+
+    args = sys.argv[1:] if argv is None else argv
+    settings = get_settings()
+    wait_for_database(settings.database_url, settings.migrate_wait)
+    upgrade(settings.database_url, args[0] if args else "head")

@@ -1,5 +1,5 @@
 # KEDA, then PixelFlow's chart, in namespace var.name. Settings for services in other zones of the region
-# (README "Running across hosts"): a statement unacknowledged for 3 s fails (cross-zone retransmissions are not
+# (docs/deploy.md "Running across hosts"): a statement unacknowledged for 3 s fails (cross-zone retransmissions are not
 # taken for a partition), heartbeats and keepalives at 10 s.
 resource "helm_release" "keda" {
   name             = "keda"

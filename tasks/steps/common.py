@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -66,5 +67,6 @@ def in_parallel(call: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if len(items) <= 1:
         return [call(item) for item in items]
     with ThreadPoolExecutor(len(items), thread_name_prefix="pixelflow-io") as pool:
-        futures = [pool.submit(call, item) for item in items]
+        # Each thread runs in a copy of this context: its log lines name the job too (core/logs.py).
+        futures = [pool.submit(contextvars.copy_context().run, call, item) for item in items]
     return [future.result() for future in futures]

@@ -91,6 +91,8 @@ def test_state_changes_are_guarded(store: Any) -> None:
     after = store.get(job.id)
     assert after.status == JobStatus.CANCELED and after.terminal and after.finished_at is not None
     assert store.cancel(new_id()) is False and store.start(new_id()) is False
+    queued = store.create(new_id(), OUTPUTS, source_key="k")
+    assert store.succeed(queued.id, {}) is False  # never processed: cannot succeed
 
 
 def test_each_effect_goes_into_the_ledger_only_while_the_job_is_processing(store: Any) -> None:
@@ -112,6 +114,30 @@ def test_each_effect_goes_into_the_ledger_only_while_the_job_is_processing(store
     store.cancel(job.id)
     assert store.stage_outputs(job.id, [Output(OUTPUTS[0], "r/x.webp", None, 1, 1, 10, "webp")]) is False
     assert store.get(job.id).steps_done == ("fetch", "validate")
+
+
+def test_the_ledger_holds_each_step_once_in_chain_order_and_a_retry_empties_it(store: Any) -> None:
+    job = store.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
+    store.set_source(job.id, 100)  # still queued: the guarded update does not apply, nothing is recorded
+    assert store.get(job.id).steps_done == ()
+    store.start(job.id)
+    store.set_source(job.id, 100)
+    store.set_source(job.id, 100)  # a repeat adds no second row
+    store.set_source_info(job.id, "jpeg", 640, 480)
+    staged = [Output(o, f"staging/{job.id}/{o.name}", None, 10, 10, 5, o.format) for o in OUTPUTS]
+    store.stage_outputs(job.id, staged)
+    assert store.get(job.id).steps_done == ("fetch", "validate", "transform")
+    store.fail(job.id, "internal_error", "boom")
+    store.record_notification(job.id, None, None)
+    assert store.get(job.id).steps_done == ("fetch", "validate", "transform", "notify")
+    assert store.retry(job.id) is True
+    assert store.get(job.id).steps_done == ()
+    store.start(job.id)
+    store.set_source(job.id, 100)
+    store.set_source_info(job.id, "jpeg", 640, 480)
+    store.stage_outputs(job.id, staged)
+    assert store.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}) is True
+    assert store.get(job.id).steps_done == ("fetch", "validate", "transform", "upload")
 
 
 def test_a_job_that_succeeds_records_its_outputs_and_its_usage_once(store: Any) -> None:

@@ -15,7 +15,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config import Settings
 from core.ids import new_id
-from core.jobstore import JobStore, Output
+from core.jobstore import JobStore
+from core.model import Output
 from core.objectstore import S3ObjectStore
 from core.ports import Services
 from core.spec import OutputSpec, result_key
@@ -41,53 +42,6 @@ def jobs(own_database: str) -> Iterator[JobStore]:
     store.open()
     yield store
     store.close()
-
-
-def test_a_new_job_is_queued_with_its_outputs_in_order(jobs: JobStore) -> None:
-    job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
-    assert job.status == "queued"
-    assert [o.spec for o in job.outputs] == OUTPUTS
-    assert jobs.get(job.id) == job
-
-
-def test_the_happy_path_moves_through_each_state_once(jobs: JobStore) -> None:
-    job = jobs.create(new_id(), OUTPUTS, source_url="https://example.com/a.jpg")
-    assert jobs.start(job.id) is True
-    assert jobs.start(job.id) is False  # a redelivered fetch changes nothing
-    assert jobs.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}) is True
-    assert jobs.succeed(job.id, {"small": "x", "big": "y"}) is False
-    done = jobs.get(job.id)
-    assert done is not None and done.status == "succeeded"
-    assert [o.key for o in done.outputs] == ["results/a.webp", "results/a.jpg"]
-    assert done.started_at is not None and done.finished_at is not None
-
-
-def test_an_ended_job_cannot_fail_or_start_again(jobs: JobStore) -> None:
-    job = jobs.create(new_id(), OUTPUTS, source_key="k")
-    assert jobs.fail(job.id, "corrupt_image", "bad bytes") is True
-    assert jobs.fail(job.id, "internal_error", "again") is False
-    assert jobs.start(job.id) is False
-    failed = jobs.get(job.id)
-    assert failed is not None
-    assert (failed.status, failed.error_code, failed.error_message) == ("failed", "corrupt_image", "bad bytes")
-
-
-def test_a_queued_job_cannot_succeed_without_being_processed(jobs: JobStore) -> None:
-    job = jobs.create(new_id(), OUTPUTS, source_key="k")
-    assert jobs.succeed(job.id, {}) is False
-
-
-def test_the_list_is_newest_first_filtered_and_paged_by_cursor(jobs: JobStore) -> None:
-    created = [jobs.create(new_id(), OUTPUTS, source_key=f"k{i}") for i in range(5)]
-    for job in created[:2]:
-        jobs.fail(job.id, "corrupt_image", "x")
-    ids = [j.id for j in created]
-    page1 = jobs.list_recent(limit=3)
-    assert [j.id for j in page1] == ids[::-1][:3]
-    page2 = jobs.list_recent(limit=3, before=page1[-1].id)
-    assert [j.id for j in page2][:2] == ids[::-1][3:5]
-    failed = [j.id for j in jobs.list_recent(status="failed", limit=100)]
-    assert ids[0] in failed and ids[1] in failed and ids[4] not in failed
 
 
 def test_a_source_must_be_a_key_or_a_url_never_both(jobs: JobStore) -> None:
@@ -155,30 +109,6 @@ def test_each_call_a_step_makes_is_one_round_trip(own_database: str) -> None:
         link.stop()
 
 
-def test_each_steps_effect_goes_into_the_ledger_with_it_and_a_retry_empties_it(jobs: JobStore) -> None:
-    job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
-    jobs.set_source(job.id, 100)  # still queued: the guarded update does not apply, nothing is recorded
-    assert jobs.get(job.id).steps_done == ()  # type: ignore[union-attr]
-    jobs.start(job.id)
-    jobs.set_source(job.id, 100)
-    jobs.set_source(job.id, 100)  # a repeat adds no second row
-    jobs.set_source_info(job.id, "jpeg", 640, 480)
-    staged = [Output(o, f"staging/{job.id}/{o.name}", None, 10, 10, 5, o.format) for o in OUTPUTS]
-    jobs.stage_outputs(job.id, staged)
-    assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform")  # type: ignore[union-attr]
-    jobs.fail(job.id, "internal_error", "boom")
-    jobs.record_notification(job.id, None, None)
-    assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform", "notify")  # type: ignore[union-attr]
-    assert jobs.retry(job.id) is True
-    assert jobs.get(job.id).steps_done == ()  # type: ignore[union-attr]
-    jobs.start(job.id)
-    jobs.set_source(job.id, 100)
-    jobs.set_source_info(job.id, "jpeg", 640, 480)
-    jobs.stage_outputs(job.id, staged)
-    assert jobs.succeed(job.id, {"small": "results/a.webp", "big": "results/a.jpg"}) is True
-    assert jobs.get(job.id).steps_done == ("fetch", "validate", "transform", "upload")  # type: ignore[union-attr]
-
-
 def test_upload_removes_the_written_outputs_of_a_canceled_job_not_of_a_re_driven_one(
     jobs: JobStore, settings: Settings, s3_server: S3Server
 ) -> None:
@@ -208,17 +138,3 @@ def test_upload_removes_the_written_outputs_of_a_canceled_job_not_of_a_re_driven
             except FileNotFoundError:
                 present.append(False)
         assert present == [kept, kept]
-
-
-def test_upload_of_a_job_whose_outputs_were_never_recorded_is_a_bug_not_a_storage_outage(
-    jobs: JobStore, settings: Settings, s3_server: S3Server
-) -> None:
-    # Retrying would not help (storage is fine): the job fails with internal_error and the step is dead-lettered.
-    from core.errors import InvariantBroken, StorageUnavailable
-
-    svc = Services(settings, jobs, S3ObjectStore(settings), WebhookSecrets(jobs))
-    job = jobs.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
-    jobs.start(job.id)
-    with pytest.raises(InvariantBroken, match="never recorded as written") as raised:
-        upload(svc, job.id)
-    assert not isinstance(raised.value, StorageUnavailable) and raised.value.code == "internal_error"

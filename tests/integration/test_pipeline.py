@@ -61,6 +61,13 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
         if spec["format"] in expected_modes:
             assert image.mode == expected_modes[spec["format"]]
     assert job["source"]["format"] == content_type.split("/")[1]
+    # Every step's lines name the job and the task (core/logs.py): one grep finds what the worker did for it.
+    steps = {
+        line.split("Task pixelflow.", 1)[1].split("[", 1)[0]
+        for line in worker.output().splitlines()
+        if f"job={job['id']} task=" in line and "succeeded in" in line
+    }
+    assert steps == {"fetch", "validate", "transform", "upload", "notify"}, worker.output()[-3000:]
 
 
 def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, worker: Worker) -> None:

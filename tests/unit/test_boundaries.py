@@ -38,3 +38,28 @@ def test_celery_finds_the_app_when_asked_for_it() -> None:
         [sys.executable, "-m", "celery", "-A", "tasks", "report"], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout
     assert "pixelflow" in out and "tasks.pipeline" in out
+
+
+def test_the_commands_the_image_runs_are_installed_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e for e in entry_points(group="console_scripts") if e.name.startswith("pixelflow-")}
+    assert set(scripts) == {"pixelflow-relay", "pixelflow-exporter", "pixelflow-migrate"}
+    assert all(callable(e.load()) for e in scripts.values())
+    commands = {e.name for e in entry_points(group="celery.commands") if e.value.startswith("tasks.")}
+    assert commands == {"dlq", "jobs"}
+    entrypoint = (ROOT / "scripts/container-entrypoint").read_text()
+    assert all(f"exec {name} " in entrypoint for name in scripts)
+
+
+def test_the_commit_hooks_are_valid_and_run_what_make_lint_runs() -> None:
+    import yaml
+
+    config = ROOT / ".pre-commit-config.yaml"
+    subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", str(config)], check=True, cwd=ROOT)
+    hooks = {h["id"]: h["entry"] for repo in yaml.safe_load(config.read_text())["repos"] for h in repo["hooks"]}
+    assert set(hooks) == {"ruff", "ruff-format", "mypy", "import-linter"}
+    lint = (ROOT / "scripts/lint").read_text()
+    for entry in hooks.values():
+        tool = entry.split()[0].removeprefix(".venv/bin/")
+        assert tool in lint, f"make lint does not run {tool}"
