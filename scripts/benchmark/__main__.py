@@ -26,6 +26,7 @@ from typing import Any
 from scripts.benchmark import apiload, corpus, credentials, memory, pipeline, remote, report
 from scripts.benchmark.stack import BenchStack
 from scripts.stack import ROOT
+from tests.support import netbed
 
 CACHE = ROOT / ".cache" / "bench"
 ENGINE = ROOT / "scripts" / "benchmark" / "engine.py"
@@ -199,7 +200,7 @@ def main() -> None:
             results["pipeline"] = pipeline.measure(stack, keys, counts)
             print("pipeline: done", file=sys.stderr, flush=True)
         if "remote" not in args.skip:
-            if remote.netbed.available():
+            if netbed.available():
                 results["remote"] = [
                     row
                     for layout in args.remote_layout or ["split"]

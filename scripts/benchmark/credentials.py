@@ -8,11 +8,13 @@ on every request; minio renews 10 s before expiry.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,9 +63,9 @@ def measure(lifetimes_s: tuple[int, ...] = (3600, 900)) -> list[dict[str, Any]]:
             ours.put("uploads/a.jpg", b"x" * 1000, "image/jpeg")
             config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 3})
             theirs = boto3.session.Session().client("s3", endpoint_url=f"http://127.0.0.1:{port}", config=config)
-            heads = {
-                "minio (PixelFlow)": lambda store=ours: store.head("uploads/a.jpg"),
-                "botocore": lambda client=theirs: client.head_object(Bucket="bench-credentials", Key="uploads/a.jpg"),
+            heads: dict[str, Callable[[], object]] = {
+                "minio (PixelFlow)": functools.partial(ours.head, "uploads/a.jpg"),
+                "botocore": functools.partial(theirs.head_object, Bucket="bench-credentials", Key="uploads/a.jpg"),
             }
             cpu: dict[str, list[float]] = {name: [] for name in heads}
             calls = dict.fromkeys(heads, 0)

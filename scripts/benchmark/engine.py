@@ -32,7 +32,7 @@ def pillow_job(draft: bool) -> Callable[[bytes], int]:
     from PIL import Image, ImageOps
 
     def job(data: bytes) -> int:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         orientation = image.getexif().get(0x0112, 1)
         if draft and image.format == "JPEG":
             width = image.height if orientation in _TRANSPOSED else image.width

@@ -46,7 +46,7 @@ def measure(stack: BenchStack, keys: dict[str, list[str]], count: int, layout: s
     pg = conninfo_to_dict(settings.database_url)
     broker = urlsplit(settings.broker_url)
     targets = {
-        "postgresql": (str(pg.get("host", "127.0.0.1")), int(pg.get("port", 5432))),
+        "postgresql": (str(pg.get("host", "127.0.0.1")), int(str(pg.get("port", 5432)))),
         "rabbitmq": (broker.hostname or "127.0.0.1", broker.port or 5672),
         "s3": _hostport(settings.s3_endpoint),
     }

@@ -41,7 +41,7 @@ class BenchStack:
             "PIXELFLOW_RATE_LIMIT_UPLOADS": "100000000/minute",
             **self.env,
         }
-        self.settings = Settings(**{k.removeprefix("PIXELFLOW_").lower(): v for k, v in self.env.items()})
+        self.settings = Settings.model_validate({k.removeprefix("PIXELFLOW_").lower(): v for k, v in self.env.items()})
         self.api_bind = f"127.0.0.1:{free_port()}"
         self.s3 = S3Server(
             self.settings.s3_endpoint,

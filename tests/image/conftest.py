@@ -35,7 +35,7 @@ def image() -> Image:
 @pytest.fixture(scope="session")
 def empty_database(settings: Settings) -> Iterator[str]:
     """A database of this run's own with no schema: the image's migrate role makes it."""
-    name = conninfo_to_dict(settings.database_url)["dbname"]
+    name = str(conninfo_to_dict(settings.database_url)["dbname"])
     admin = make_conninfo(settings.database_url, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

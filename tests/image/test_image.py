@@ -7,6 +7,7 @@ queue, bucket and S3 server on the host's loopback.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -98,7 +99,7 @@ def deployment(
         wait_http(f"{exporter}/metrics", containers["exporter"])
         wait_http(f"{flower}/healthcheck", containers["flower"])
         for worker in (containers[role] for role in WORKERS):
-            wait_until(lambda w=worker: " ready." in w.output(), 300, f"{worker.name} to be ready")
+            wait_until(functools.partial(lambda w: " ready." in w.output(), worker), 300, f"{worker.name} to be ready")
         wait_until(lambda: "relay started" in containers["relay"].output(), 300, "the relay to start")
         code, output = run(
             image, "keys", ["flask", "--app", "app", "keys", "create", "--name", "image", "--quiet"], env, logs

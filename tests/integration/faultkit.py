@@ -104,13 +104,13 @@ def oracle(
     timeout: float = 120,
 ) -> list[dict[str, Any]]:
     def ended() -> list[dict[str, Any]] | None:
-        jobs = [client.get(f"/v1/jobs/{i}").json for i in ids]
+        jobs: list[dict[str, Any]] = [client.get(f"/v1/jobs/{i}").json or {} for i in ids]
         return jobs if all(j["status"] in ("succeeded", "failed", "canceled") for j in jobs) else None
 
     try:
         jobs = wait_until(ended, timeout, f"{scenario}: every job to end", interval=0.5)
     except TimeoutError:
-        jobs = [client.get(f"/v1/jobs/{i}").json for i in ids]
+        jobs = [client.get(f"/v1/jobs/{i}").json or {} for i in ids]
     lost = sum(j["status"] not in ("succeeded", "failed", "canceled") for j in jobs)
     duplicated = 0
     for job in jobs:

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import RUN_ID, free_port
+from scripts.stack import free_port
+from tests.conftest import RUN_ID
 from tests.integration.conftest import ROOT, wait_until
 
 

@@ -29,7 +29,7 @@ from app import create_app
 from config import Settings
 from core.keystore import KeyStore
 from core.migrations import upgrade
-from scripts.stack import ROOT, BrokerNode, PgCluster
+from scripts.stack import ROOT, BrokerNode, PgCluster, wait_until
 from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
@@ -113,7 +113,7 @@ def test_the_relay_crashing_between_publish_and_commit_publishes_again_harmlessl
     stack.worker()
     crashing = stack.relay(["relay.after-publish:exit"])
     ids = submit(client, sources, http_peer, count=3)
-    faultkit.wait_until(lambda: not crashing.alive(), 20, "the relay to crash after its first publish")
+    wait_until(lambda: not crashing.alive(), 20, "the relay to crash after its first publish")
     stack.relay()  # its successor publishes the same rows again
     finish(scenario, app, stack, client, ids, http_peer)
 
@@ -168,7 +168,7 @@ def test_a_worker_that_goes_away_mid_task_is_replaced_without_loss(
         os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool children
     else:
         os.kill(first.pid, sig)
-    first.process.wait(60)  # type: ignore[union-attr]
+    first.process.wait(60)
     stack.worker()
     finish(scenario, app, stack, client, ids, http_peer)
 
@@ -305,7 +305,7 @@ def test_the_sweeper_fails_a_job_that_had_its_re_drives(
     ids = submit(client, sources, http_peer, count=1)
     _lose_the_chains(settings, ids)
     stack.relay(PIXELFLOW_STUCK_AFTER="1", PIXELFLOW_SWEEP_INTERVAL="1", PIXELFLOW_MAX_REDRIVES="0")
-    job = faultkit.wait_until(
+    job = wait_until(
         lambda: (j := client.get(f"/v1/jobs/{ids[0]}").json)["status"] == "failed" and j, 30, "the sweeper"
     )
     assert job["error"]["code"] == "stuck"
@@ -386,7 +386,7 @@ def test_postgres_restarted_mid_task(
             own_cluster.start()
         # The API takes work again once its pool has reconnected (psycopg_pool retries with a backoff of 1, 2,
         # 4, 8 … s from the first failure), as its readiness probe reports: what a load balancer waits for.
-        faultkit.wait_until(lambda: client.get("/readyz").status_code == 200, 40, "the API to be ready again")
+        wait_until(lambda: client.get("/readyz").status_code == 200, 40, "the API to be ready again")
         ids += submit(client, keys, http_peer, count=2)
         finish(scenario, api, stack, client, ids, http_peer)
         # The restart did reach the steps: some failed on the database and were retried.
@@ -486,5 +486,5 @@ def test_duplicate_and_concurrent_posts_with_one_idempotency_key_make_one_job(
     assert {status for _, status, _ in answers} <= {202, 409}
     per_key = {key: {i for k, status, i in answers if k == key and status == 202} for key in keys}
     assert all(len(ids) == 1 for ids in per_key.values()), per_key
-    ids = [next(iter(ids)) for ids in per_key.values()]
+    ids = [str(next(iter(ids))) for ids in per_key.values()]
     finish(scenario, app, stack, client, ids, http_peer)

@@ -107,7 +107,7 @@ def test_operators_list_show_and_replay_dead_letters_from_the_celery_cli(
     assert job["id"] in celery_cli("dlq", "list")
     assert '"reason": "delivery_limit"' in celery_cli("dlq", "show", str(letter["id"]))
     assert "queued again" in celery_cli("dlq", "replay", str(letter["id"]))
-    assert jobs.get(uuid.UUID(job["id"])).status in ("queued", "processing", "failed")  # type: ignore[union-attr]
+    assert jobs.get(uuid.UUID(job["id"])).status in ("queued", "processing", "failed")
     assert job["id"] not in celery_cli("dlq", "list")  # replayed ones are hidden
     assert job["id"] in celery_cli("dlq", "list", "--all")
 
@@ -126,7 +126,7 @@ def test_a_job_canceled_while_it_renders_leaves_no_outputs_behind(
     def written() -> list[str]:
         return [
             o.object_name for o in store.client.list_objects(store.bucket, "results/", True) if job_id in o.object_name
-        ]  # type: ignore[operator]
+        ]
 
     wait_until(lambda: len(written()) == 2, 30, "the outputs")
     assert client.post(f"/v1/jobs/{job_id}/cancel").json["status"] == "canceled"

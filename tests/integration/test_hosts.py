@@ -37,7 +37,7 @@ from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
 from tests.integration.test_api import upload
-from tests.support import netbed
+from tests.support import netbed, netns
 from tests.support.forwarder import Forwarder
 
 pytestmark = pytest.mark.skipif(not netbed.available(), reason="the bed needs root, iproute2 and tc")
@@ -269,7 +269,7 @@ def test_an_api_host_partitioned_from_postgresql_answers_503_within_2_s_and_reco
     port = free_port()
     api = Api(f"{host.address}:{port}", scene.tmp / "api.log", scene.env(), workers=1, threads=4)
     # Api.start waits for the API from this process, which has no route into the bed: the tunnel below does.
-    api.argv = [*netbed.netns.enter_argv(host.ns), *api.argv]
+    api.argv = [*netns.enter_argv(host.ns), *api.argv]
     Process.start(api)
     host.processes.append(api)
     tunnel = scene.bed.tunnel(host.address, port)
@@ -288,7 +288,7 @@ def test_an_api_host_partitioned_from_postgresql_answers_503_within_2_s_and_reco
     assert jobs.status_code == 200, jobs.text
     host.partition(services.pg.address, services.pg.port)
     try:
-        timings = {}
+        timings: dict[str, list[float]] = {}
         for path in ("/v1/jobs", "/v1/jobs", "/readyz"):
             started = time.monotonic()
             answer = httpx.get(f"{base}{path}", headers=headers, timeout=30)

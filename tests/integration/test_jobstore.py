@@ -6,7 +6,7 @@ and move them first (seen under load).
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import psycopg
@@ -75,14 +75,14 @@ def test_each_call_a_step_makes_is_one_round_trip(own_database: str) -> None:
     # Through a forwarder that counts the client's turns: a read of a job (ledger and outputs with it) and
     # each step's write cost one round trip each, and a connection taken from the pool is not pinged.
     conninfo = conninfo_to_dict(own_database)
-    link = Forwarder((str(conninfo.get("host", "127.0.0.1")), int(conninfo.get("port", 5432)))).start()
+    link = Forwarder((str(conninfo.get("host", "127.0.0.1")), int(str(conninfo.get("port", 5432))))).start()
     store = JobStore(make_conninfo(own_database, host="127.0.0.1", port=str(link.port)), 1, 1, "pixelflow-test-turns")
     store.open()
     try:
         store.pool.wait()
         job = store.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
         staged = [Output(o, f"staging/{job.id}/{o.name}", None, 10, 10, 5, o.format) for o in OUTPUTS]
-        calls = [
+        calls: list[Callable[[], object]] = [
             lambda: store.start(job.id),
             lambda: store.get(job.id),
             lambda: store.set_source(job.id, 100),
@@ -103,7 +103,8 @@ def test_each_call_a_step_makes_is_one_round_trip(own_database: str) -> None:
             (f"staging/{job.id}/small", "results/a.webp", 5),
             (f"staging/{job.id}/big", "results/a.jpg", 5),
         ]
-        assert store.usage("default", done.created_at, done.finished_at + timedelta(seconds=1))["jobs"] == 1  # type: ignore[operator]
+        assert done.finished_at is not None
+        assert store.usage("default", done.created_at, done.finished_at + timedelta(seconds=1))["jobs"] == 1
     finally:
         store.close()
         link.stop()

@@ -53,7 +53,7 @@ def healthz_by_worker(directory: Path) -> dict[str, float]:
     """/healthz requests counted in each worker's file."""
     counted = {}
     for path in directory.glob("counter_*.db"):
-        values = MmapedDict.read_all_values_from_file(str(path))
+        values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
         counted[path.name] = sum(v[1] for v in values if '"/healthz"' in v[0] and "requests_total" in v[0])
     return counted
 

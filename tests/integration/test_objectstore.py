@@ -8,7 +8,7 @@ import pytest
 from config import Settings
 from core.errors import StorageUnavailable
 from core.objectstore import S3ObjectStore
-from tests.conftest import free_port
+from scripts.stack import free_port
 from tests.integration.conftest import S3Server
 
 

@@ -71,7 +71,7 @@ def test_the_workers_and_the_exporter_count_what_happened(
     stack.worker(PIXELFLOW_WORKER_METRICS_PORT=str(worker_port))
 
     def ended() -> list[dict[str, Any]] | None:
-        now = [client.get(f"/v1/jobs/{i}").json for i in ids]
+        now: list[dict[str, Any]] = [client.get(f"/v1/jobs/{i}").json or {} for i in ids]
         return now if all(j["status"] not in ("queued", "processing") for j in now) else None
 
     jobs = wait_until(ended, 90, "the jobs to end", interval=0.3)

@@ -21,7 +21,7 @@ def run_job(client: FlaskClient, spec: dict[str, Any], timeout: float = 60) -> d
         job = client.get(f"/v1/jobs/{job_id}").json
         return job if job["status"] in ("succeeded", "failed") else None
 
-    return wait_until(ended, timeout, f"job {job_id} to end", interval=0.2)  # type: ignore[no-any-return]
+    return wait_until(ended, timeout, f"job {job_id} to end", interval=0.2)
 
 
 OUTPUTS = [
@@ -56,7 +56,7 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
         assert response.status_code == 200
         assert len(response.content) == output["bytes"]
         image = images.open_image(response.content)
-        assert image.format == spec["format"].upper()
+        assert image.format == str(spec["format"]).upper()
         assert image.size == size == (output["width"], output["height"])
         if spec["format"] in expected_modes:
             assert image.mode == expected_modes[spec["format"]]

@@ -15,7 +15,7 @@ from core.migrations import upgrade
 @contextmanager
 def fresh_database(url: str) -> Iterator[str]:
     """The database named in url, created anew and migrated; dropped at the end."""
-    name = sql.Identifier(conninfo_to_dict(url)["dbname"])
+    name = sql.Identifier(str(conninfo_to_dict(url)["dbname"]))
     admin = make_conninfo(url, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))

@@ -52,7 +52,7 @@ def test_pad_contains_on_a_canvas_of_the_box_in_the_background_colour() -> None:
 
 def test_pad_with_a_transparent_background_keeps_alpha() -> None:
     _, image = one(PNG, width=300, height=300, fit="pad", background="#00000000")
-    assert image.mode == "RGBA" and image.getpixel((150, 10))[3] == 0  # type: ignore[index]
+    assert image.mode == "RGBA" and image.getpixel((150, 10))[3] == 0
 
 
 @pytest.mark.parametrize(

@@ -71,12 +71,12 @@ def test_alpha_is_kept_in_png_and_webp_and_flattened_on_white_for_jpeg() -> None
     data = images.encode(source, "PNG")
     specs = [OutputSpec(n, n, width=100) for n in ("png", "webp", "jpeg")]
     png, webp, jpg = (images.open_image(r.data) for r in render(data, probe(data, 10**6), specs).outputs)
-    assert png.mode == "RGBA" and png.getpixel((90, 25))[3] == 0  # type: ignore[index]
-    assert webp.mode == "RGBA" and webp.getpixel((90, 25))[3] == 0  # type: ignore[index]
+    assert png.mode == "RGBA" and png.getpixel((90, 25))[3] == 0
+    assert webp.mode == "RGBA" and webp.getpixel((90, 25))[3] == 0
     assert jpg.mode == "RGB"
     assert min(jpg.getpixel((90, 25))) > 240  # type: ignore[arg-type]  # transparent → white
     b = jpg.getpixel((10, 25))
-    assert b[2] > 200 and b[0] < 50  # type: ignore[index]  # opaque blue stays blue
+    assert b[2] > 200 and b[0] < 50  # opaque blue stays blue
 
 
 def test_transparent_pixels_do_not_bleed_their_colour_into_edges() -> None:
