@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from scripts.stack import free_port
+from tests.support.stack import free_port
 
 RUN_ID = secrets.token_hex(4)
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"pixelflow-tests-webhook-secret-32b").decode()

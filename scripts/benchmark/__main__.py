@@ -25,8 +25,8 @@ from typing import Any
 
 from scripts.benchmark import apiload, corpus, credentials, memory, pipeline, remote, report
 from scripts.benchmark.stack import BenchStack
-from scripts.stack import ROOT
 from tests.support import netbed
+from tests.support.stack import ROOT
 
 CACHE = ROOT / ".cache" / "bench"
 ENGINE = ROOT / "scripts" / "benchmark" / "engine.py"

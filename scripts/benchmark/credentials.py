@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from scripts.stack import S3Server, free_port
+from tests.support.stack import S3Server, free_port
 from tests.support.sts import ROLE, STS, TOKEN
 
 ROUNDS, HEADS = 6, 300

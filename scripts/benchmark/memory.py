@@ -18,7 +18,7 @@ from typing import Any
 from scripts.benchmark.corpus import mosaic, photos
 from scripts.benchmark.pipeline import OUTPUTS
 from scripts.benchmark.stack import BenchStack
-from scripts.stack import ROOT
+from tests.support.stack import ROOT
 
 
 def rss_kb(pid: int) -> int:

@@ -26,9 +26,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from scripts.benchmark.pipeline import burst
 from scripts.benchmark.stack import BenchStack
-from scripts.stack import Worker
 from tests.support import netbed
 from tests.support.forwarder import Forwarder
+from tests.support.stack import Worker
 
 RTTS_MS = (0, 2, 20)
 # The worker host's processes, each started as the image starts that role, with its default settings.

@@ -20,7 +20,7 @@ from core.jobstore import JobStore
 from core.keystore import KeyStore
 from core.migrations import upgrade
 from core.objectstore import S3ObjectStore
-from scripts.stack import Api, Relay, S3Server, Worker, free_port
+from tests.support.stack import Api, Relay, S3Server, Worker, free_port
 
 
 @dataclass

@@ -27,10 +27,10 @@ from PIL import Image as PILImage
 
 from config import Settings
 from scripts.demo_client import sample_jpeg
-from scripts.stack import ROOT, free_port, wait_until, worker_argv
 from tests.image.container import Container, Image, run
 from tests.integration.conftest import S3Server
 from tests.support.forwarder import Forwarder
+from tests.support.stack import ROOT, free_port, wait_until, worker_argv
 
 FLOWER_LOGIN = ("pixelflow", "image-check")
 QEMU = shutil.which("qemu-x86_64-static")

@@ -24,9 +24,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config import Settings, get_settings
-from scripts.stack import ROOT, BrokerNode, Relay, S3Server, Worker, wait_until
 from tests.conftest import RUN_ID
 from tests.support.database import fresh_database
+from tests.support.stack import ROOT, BrokerNode, Relay, S3Server, Worker, wait_until
 
 __all__ = ["ROOT", "Relay", "S3Server", "Worker", "wait_until"]
 

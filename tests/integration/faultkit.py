@@ -21,9 +21,9 @@ from kombu.exceptions import OperationalError
 
 from config import Settings
 from core.objectstore import S3ObjectStore
-from scripts.stack import Relay, Worker, wait_until
 from tasks.topology import delete_all
 from tests.integration.conftest import RecordingServer
+from tests.support.stack import Relay, Worker, wait_until
 
 # scenario → (jobs, lost, duplicated, result), printed at the end of the session.
 RESULTS: dict[str, tuple[int, int, int, str]] = {}

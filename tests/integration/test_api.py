@@ -9,8 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from config import Settings
-from scripts.stack import free_port
 from tests import images
+from tests.support.stack import free_port
 
 
 def upload(client: FlaskClient, data: bytes, content_type: str = "image/jpeg", name: str = "a.jpg") -> str:

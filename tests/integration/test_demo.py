@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from scripts.stack import free_port
 from tests.conftest import RUN_ID
 from tests.integration.conftest import ROOT, wait_until
+from tests.support.stack import free_port
 
 
 @pytest.fixture()

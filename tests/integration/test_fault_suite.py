@@ -29,11 +29,11 @@ from app import create_app
 from config import Settings
 from core.keystore import KeyStore
 from core.migrations import upgrade
-from scripts.stack import ROOT, BrokerNode, PgCluster, wait_until
 from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
 from tests.integration.test_api import upload
+from tests.support.stack import ROOT, BrokerNode, PgCluster, wait_until
 
 
 @pytest.fixture()

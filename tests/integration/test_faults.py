@@ -23,12 +23,12 @@ from kombu import Connection
 from config import Settings
 from core.jobstore import JobStore
 from core.objectstore import S3ObjectStore
-from scripts.stack import Relay, Worker, cli, wait_until
 from tasks.topology import delete_all
 from tests import images
 from tests.integration.conftest import RecordingServer
 from tests.integration.test_api import upload
 from tests.integration.test_pipeline import run_job
+from tests.support.stack import Relay, Worker, cli, wait_until
 
 Stack = Callable[..., Worker]
 

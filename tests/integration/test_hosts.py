@@ -32,13 +32,13 @@ from app import create_app
 from config import Settings
 from core.keystore import KeyStore
 from core.migrations import upgrade
-from scripts.stack import BIN, Api, Process, Relay, Worker, free_port, wait_until
 from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
 from tests.integration.test_api import upload
 from tests.support import netbed, netns
 from tests.support.forwarder import Forwarder
+from tests.support.stack import BIN, Api, Process, Relay, Worker, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(not netbed.available(), reason="the bed needs root, iproute2 and tc")
 

@@ -11,9 +11,9 @@ import httpx
 from flask.testing import FlaskClient
 from prometheus_client.mmap_dict import MmapedDict
 
-from scripts.stack import Api, free_port
 from tests import images
 from tests.integration.test_api import upload
+from tests.support.stack import Api, free_port
 
 
 def sample(text: str, name: str, **labels: str) -> float:

@@ -11,7 +11,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from config import Settings
-from scripts.stack import ROOT
+from tests.support.stack import ROOT
 
 
 def test_migrations_started_together_take_turns(settings: Settings) -> None:

@@ -8,8 +8,8 @@ import pytest
 from config import Settings
 from core.errors import StorageUnavailable
 from core.objectstore import S3ObjectStore
-from scripts.stack import free_port
 from tests.integration.conftest import S3Server
+from tests.support.stack import free_port
 
 
 @pytest.fixture(scope="module")

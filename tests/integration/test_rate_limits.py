@@ -8,8 +8,8 @@ from flask import Flask
 
 from config import Settings
 from core.keystore import KeyStore
-from scripts.stack import free_port
 from tests.integration.conftest import authed
+from tests.support.stack import free_port
 
 UPLOAD = {"content_type": "image/png", "file_name": "a.png"}
 

@@ -16,11 +16,11 @@ from core.ids import new_id
 from core.jobstore import JobStore
 from core.migrations import upgrade
 from core.spec import OutputSpec
-from scripts.stack import Relay, free_port, wait_until
 from tasks.topology import delete_all
 from tests import images
 from tests.integration.conftest import Worker
 from tests.integration.test_api import upload
+from tests.support.stack import Relay, free_port, wait_until
 
 OUTPUTS = [OutputSpec("a", "png")]
 

@@ -8,10 +8,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.keystore import KeyStore
-from scripts.stack import cli
 from tests import images
 from tests.integration.conftest import authed
 from tests.integration.test_api import assert_error, upload
+from tests.support.stack import cli
 
 
 @pytest.fixture()

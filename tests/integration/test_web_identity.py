@@ -18,7 +18,7 @@ import pytest
 
 from config import Settings
 from core.objectstore import S3ObjectStore
-from scripts.stack import S3Server
+from tests.support.stack import S3Server
 from tests.support.sts import ROLE, STS, TOKEN
 
 

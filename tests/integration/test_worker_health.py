@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config import Settings
 from core import liveness
-from scripts.stack import ROOT, BrokerNode, Worker, wait_until, worker_argv
+from tests.support.stack import ROOT, BrokerNode, Worker, wait_until, worker_argv
 
 
 def probe(tmpdir: Path, limit: float) -> int:

@@ -27,9 +27,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.stack import BrokerNode, PgCluster, Process, wait_until
 from tests.support import netns
 from tests.support.forwarder import Forwarder
+from tests.support.stack import BrokerNode, PgCluster, Process, wait_until
 
 PREFIX = "pfb"
 

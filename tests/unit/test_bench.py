@@ -6,8 +6,8 @@ import sys
 
 from scripts.benchmark import report
 from scripts.benchmark.pipeline import percentile
-from scripts.stack import ROOT
 from tests import images
+from tests.support.stack import ROOT
 
 
 def test_the_engine_runner_serves_timed_passes_that_the_summary_reduces(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from scripts.stack import ROOT
+from tests.support.stack import ROOT
 
 
 def loaded_after(statement: str) -> set[str]:

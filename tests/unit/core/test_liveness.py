@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from core import liveness
-from scripts.stack import ROOT, free_port
+from tests.support.stack import ROOT, free_port
 
 
 @pytest.fixture()
