@@ -1,8 +1,8 @@
-"""The PostgreSQL store: jobs, their outputs and the outbox (psycopg 3 + pool).
+"""Jobs in PostgreSQL (the Jobs port), and JobStore: every PostgreSQL port on one pool.
 
-A new job and its outbox row are written in one transaction; the relay
-publishes the outbox to RabbitMQ after the commit, so the API never blocks on
-the broker and a job accepted while the broker is down is not lost.
+A new job and its outbox row (core/outbox.py) are written in one statement;
+the relay publishes the outbox to RabbitMQ after the commit, so the API never
+blocks on the broker and a job accepted while the broker is down is not lost.
 
 Status changes are guarded transitions, ``UPDATE … WHERE status IN (…)``:
 a repeated or late step finds the row already moved on and changes nothing.
@@ -14,35 +14,33 @@ data-modifying CTEs, atomic as a transaction but without BEGIN and COMMIT
 each costing a round trip more. With the database 2 ms away a step's calls
 cost it 4 ms, not 20.
 
-It implements the ports of core/ports.py (Jobs, Deliveries, Usage, Outbox,
-DeadLetters); the states a job moves through are in core/model.py.
+The other ports have a module each on the same Database (core/db.py):
+core/outbox.py, core/deadletters.py, core/deliveries.py, core/usage.py; the
+states a job moves through are in core/model.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import select
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
 
-from config import Settings
-from core import redact, timeouts
-from core.errors import DatabaseUnavailable, IdempotencyConflict, IdempotencyKeyReused
+from core import redact
+from core.db import Database
+from core.deadletters import PENDING_LETTER, PgDeadLetters
+from core.deliveries import PgDeliveries
+from core.errors import IdempotencyConflict, IdempotencyKeyReused
 from core.model import Job, JobStatus, Output
+from core.outbox import OUTBOX_CHANNEL, PgOutbox
 from core.spec import OutputSpec
+from core.usage import PgUsage
 
-OUTBOX_CHANNEL = "pixelflow_outbox"
-# A dead letter still waiting for an operator (dlq list, the exporter's pixelflow_dead_letters_pending).
-PENDING_LETTER = "replayed_at IS NULL AND dismissed_at IS NULL"
-
+__all__ = ["OUTBOX_CHANNEL", "PENDING_LETTER", "Database", "Job", "JobStatus", "JobStore", "Output", "PgJobs"]
 
 _JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
@@ -54,76 +52,8 @@ _JOB_COLUMNS = (
 )
 
 
-class JobStore:
-    def __init__(
-        self,
-        database_url: str,
-        min_size: int = 1,
-        max_size: int = 10,
-        name: str = "pixelflow",
-        timeout: float = 10,
-        connect_options: dict[str, Any] | None = None,
-    ) -> None:
-        # Connections are in autocommit: a single statement needs no BEGIN and COMMIT around it, and tx()
-        # opens a transaction where several statements must be one.
-        self.pool = ConnectionPool(
-            database_url,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={
-                **(connect_options or {}),
-                "application_name": name,
-                "row_factory": dict_row,
-                "autocommit": True,
-            },
-            check=self._check,
-            timeout=timeout,  # waiting for a connection, then DatabaseUnavailable
-            open=False,
-        )
-
-    @classmethod
-    def for_settings(cls, settings: Settings, min_size: int, max_size: int, name: str, timeout: float = 10) -> JobStore:
-        """A store on the settings' database, its connections bounded against a silent peer (core/timeouts.py)."""
-        return cls(settings.database_url, min_size, max_size, name, timeout, timeouts.postgres(settings))
-
-    def open(self) -> None:
-        self.pool.open()
-
-    def close(self) -> None:
-        self.pool.close()
-
-    @staticmethod
-    def _check(conn: psycopg.Connection[Any]) -> None:
-        """Test a connection taken from the pool only if the server has said something on it since.
-
-        An idle connection has nothing to read unless the server ended it (a restart, an
-        administrator, an idle timeout sends its goodbye and closes): then it is tested (one
-        empty query), found dead and replaced, and no call fails for it. A silent socket is
-        trusted without a round trip; a peer that vanished without a word is bounded by the
-        connection's timeouts (core/timeouts.py) instead.
-        """
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if readable:
-            ConnectionPool.check_connection(conn)
-
-    @contextmanager
-    def tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-        """A transaction (BEGIN … COMMIT): for several statements that must be one."""
-        with self.statement() as cur, cur.connection.transaction():
-            yield cur
-
-    @contextmanager
-    def statement(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-        """A cursor in autocommit: each statement is its own transaction, one round trip."""
-        try:
-            with self.pool.connection() as conn, conn.cursor() as cur:
-                yield cur
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise DatabaseUnavailable(f"database unreachable: {exc}") from None
-
-    def ping(self) -> None:
-        with self.statement() as cur:
-            cur.execute("SELECT 1")
+class PgJobs(Database):
+    """Jobs and their outputs (the Jobs port), with the sweeper's view of jobs that stopped moving."""
 
     def create(
         self,
@@ -229,58 +159,6 @@ class JobStore:
         assert row is not None
         created_at: datetime = row["created_at"]
         return created_at
-
-    def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int:
-        """Publish up to ``limit`` unsent outbox rows, oldest first, and mark them sent.
-
-        Rows are locked with SKIP LOCKED, so several relays can run side by side.
-        If ``publish`` raises, the transaction rolls back and the rows stay unsent.
-        A crash after a publish and before the commit publishes that job again:
-        delivery is at least once, and the steps are idempotent.
-        """
-        with self.tx() as cur:
-            cur.execute(
-                "SELECT id, job_id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                (limit,),
-            )
-            rows = cur.fetchall()
-            for row in rows:
-                publish(row["job_id"])
-            if rows:
-                cur.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY(%s)", ([r["id"] for r in rows],))
-        return len(rows)
-
-    def unsent(self) -> int:
-        """Outbox rows the relay has not published yet."""
-        with self.tx() as cur:
-            cur.execute("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
-            row = cur.fetchone()
-        return int(row["n"]) if row else 0
-
-    def backlog(self) -> dict[str, Any]:
-        """What is waiting, for the exporter: the outbox, unfinished jobs by status, dead letters.
-
-        Ages are in seconds (0 when nothing waits); every query runs on a partial index or a small table.
-        """
-        with self.tx() as cur:
-            cur.execute(
-                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
-                " FROM outbox WHERE sent_at IS NULL"
-            )
-            outbox = cur.fetchone() or {"n": 0, "age": 0}
-            cur.execute(
-                "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM jobs"
-                " WHERE status IN ('queued', 'processing') GROUP BY status"
-            )
-            unfinished = {row["status"]: (int(row["n"]), float(row["age"])) for row in cur.fetchall()}
-            cur.execute(f"SELECT count(*) AS n FROM dead_letters WHERE {PENDING_LETTER}")  # noqa: S608
-            letters = cur.fetchone() or {"n": 0}
-        return {
-            "outbox_unsent": int(outbox["n"]),
-            "outbox_oldest_seconds": float(outbox["age"]),
-            "jobs": {status: unfinished.get(status, (0, 0.0)) for status in ("queued", "processing")},
-            "dead_letters": int(letters["n"]),
-        }
 
     def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None:
         """The job; with ``tenant``, only if it belongs to that tenant."""
@@ -452,41 +330,13 @@ class JobStore:
             cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
             return True
 
-    def record_dead_letter(
-        self, job_id: uuid.UUID | None, task: str, reason: str, delivery_count: int | None, message: dict[str, Any]
-    ) -> None:
-        with self.tx() as cur:
-            cur.execute(
-                "INSERT INTO dead_letters (job_id, task, reason, delivery_count, message) VALUES (%s, %s, %s, %s, %s)",
-                (job_id, task, reason, delivery_count, Jsonb(message)),
-            )
-
-    def dead_letters(self, limit: int = 50, include_settled: bool = False) -> list[dict[str, Any]]:
-        """Newest first; only those waiting for an operator unless ``include_settled`` (replayed or dismissed)."""
-        where = "" if include_settled else f"WHERE {PENDING_LETTER}"
-        with self.tx() as cur:
-            cur.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT %s", (limit,))  # noqa: S608
-            return cur.fetchall()
-
-    def dead_letter(self, letter_id: int) -> dict[str, Any] | None:
-        with self.tx() as cur:
-            cur.execute("SELECT * FROM dead_letters WHERE id = %s", (letter_id,))
-            return cur.fetchone()
-
-    def mark_replayed(self, letter_id: int) -> None:
-        self._update("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter_id,))
-
-    def dismiss_dead_letter(self, letter_id: int, why: str) -> bool:
-        """Settle a letter without replaying it; False if there is no such letter waiting."""
-        return self._update(
-            f"UPDATE dead_letters SET dismissed_at = now(), dismissed_why = %s WHERE id = %s AND {PENDING_LETTER}",  # noqa: S608
-            (why, letter_id),
+    def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
+        """notify's effect: the delivery has ended (delivered, refused, given up, or nothing to deliver)."""
+        self._update(
+            "UPDATE jobs SET notified_at = now(), webhook_status = %s, webhook_error = %s WHERE id = %s",
+            (status, error and redact.scrub(error), job_id),
+            done=(job_id, "notify"),
         )
-
-    def purge_dead_letters(self) -> int:
-        with self.tx() as cur:
-            cur.execute("DELETE FROM dead_letters")
-            return cur.rowcount
 
     def stuck(self, older_than_seconds: float) -> list[Job]:
         """Jobs still queued or processing this long after they were created, started or re-driven,
@@ -512,75 +362,6 @@ class JobStore:
             cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
             return True
 
-    def record_delivery(
-        self,
-        job_id: uuid.UUID,
-        message_id: str,
-        url: str,
-        attempt: int,
-        status: int | None,
-        error: str | None,
-        duration_ms: int,
-    ) -> None:
-        with self.tx() as cur:
-            cur.execute(
-                "INSERT INTO webhook_deliveries (job_id, message_id, url, attempt, status_code, error, duration_ms)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (job_id, message_id, url, attempt, status, error and redact.scrub(error), duration_ms),
-            )
-
-    def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int:
-        with self.tx() as cur:
-            cur.execute(
-                "SELECT count(*) AS n FROM webhook_deliveries WHERE job_id = %s AND message_id = %s",
-                (job_id, message_id),
-            )
-            row = cur.fetchone()
-        return int(row["n"]) if row else 0
-
-    def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
-        with self.tx() as cur:
-            cur.execute(
-                "SELECT id, message_id, url, attempt, status_code, error, duration_ms, created_at"
-                " FROM webhook_deliveries WHERE job_id = %s ORDER BY id",
-                (job_id,),
-            )
-            return cur.fetchall()
-
-    def disable_endpoint(self, url: str, reason: str) -> None:
-        with self.tx() as cur:
-            cur.execute(
-                "INSERT INTO webhook_endpoints_disabled (url, reason) VALUES (%s, %s) ON CONFLICT (url) DO NOTHING",
-                (url, reason),
-            )
-
-    def endpoint_disabled(self, url: str) -> bool:
-        with self.tx() as cur:
-            cur.execute("SELECT 1 FROM webhook_endpoints_disabled WHERE url = %s", (url,))
-            return cur.fetchone() is not None
-
-    def usage(self, tenant: str, since: datetime, until: datetime) -> dict[str, int]:
-        """Sums over the tenant's succeeded jobs in [since, until)."""
-        with self.tx() as cur:
-            cur.execute(
-                "SELECT count(*) AS jobs, COALESCE(sum(pixels), 0) AS pixels, COALESCE(sum(bytes_in), 0) AS bytes_in,"
-                " COALESCE(sum(bytes_out), 0) AS bytes_out, COALESCE(sum(bytes_saved), 0) AS bytes_saved,"
-                " COALESCE(sum(compute_ms), 0) AS compute_ms FROM usage"
-                " WHERE tenant = %s AND created_at >= %s AND created_at < %s",
-                (tenant, since, until),
-            )
-            row = cur.fetchone()
-        assert row is not None
-        return {k: int(v) for k, v in row.items()}
-
-    def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
-        """notify's effect: the delivery has ended (delivered, refused, given up, or nothing to deliver)."""
-        self._update(
-            "UPDATE jobs SET notified_at = now(), webhook_status = %s, webhook_error = %s WHERE id = %s",
-            (status, error and redact.scrub(error), job_id),
-            done=(job_id, "notify"),
-        )
-
     def _update(self, sql: str, params: Sequence[object], done: tuple[uuid.UUID, str] | None = None) -> bool:
         """One guarded UPDATE; when it applied, the (job, step) it completes goes into the ledger with it.
 
@@ -598,6 +379,10 @@ class JobStore:
             )
             row = cur.fetchone()
             return bool(row and row["n"] == 1)
+
+
+class JobStore(PgJobs, PgOutbox, PgDeadLetters, PgDeliveries, PgUsage):
+    """Every PostgreSQL port on one pool: what a process that needs several of them opens."""
 
 
 def _output(row: dict[str, Any]) -> Output:

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.db import Database
 from core.ids import new_id
-from core.jobstore import JobStore
 
 SCOPES = ("read", "write", "admin")
 
@@ -34,15 +34,15 @@ def _hash(key: str) -> str:
 
 
 class KeyStore:
-    def __init__(self, jobs: JobStore) -> None:
-        self.jobs = jobs  # the same database and pool
+    def __init__(self, db: Database) -> None:
+        self.db = db  # the process's pool, shared with the other stores
 
     def create(self, tenant: str, name: str, scope: str = "write") -> tuple[ApiKey, str]:
         """The new key's record and the key itself (shown once, never stored)."""
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         key = "pf_" + secrets.token_urlsafe(32)
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             cur.execute(
                 "INSERT INTO api_keys (id, tenant, name, prefix, key_hash, scope) VALUES (%s, %s, %s, %s, %s, %s)"
                 " RETURNING id, tenant, name, prefix, scope, created_at, revoked_at",
@@ -54,7 +54,7 @@ class KeyStore:
 
     def authenticate(self, key: str) -> ApiKey | None:
         """The live key this secret belongs to, or None (one statement: it runs on every request)."""
-        with self.jobs.statement() as cur:
+        with self.db.statement() as cur:
             cur.execute(
                 "SELECT id, tenant, name, prefix, scope, created_at, revoked_at FROM api_keys"
                 " WHERE key_hash = %s AND revoked_at IS NULL",
@@ -64,7 +64,7 @@ class KeyStore:
         return ApiKey(**row) if row else None
 
     def list(self, tenant: str | None = None) -> list[ApiKey]:
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             cur.execute(
                 "SELECT id, tenant, name, prefix, scope, created_at, revoked_at FROM api_keys"
                 " WHERE %s::text IS NULL OR tenant = %s ORDER BY created_at",
@@ -73,6 +73,6 @@ class KeyStore:
             return [ApiKey(**r) for r in cur.fetchall()]
 
     def revoke(self, key_id: uuid.UUID) -> bool:
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             cur.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (key_id,))
             return cur.rowcount == 1

@@ -16,9 +16,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.db import Database
 from core.errors import TooManyWebhookSecrets
 from core.ids import new_id
-from core.jobstore import JobStore
 
 MAX_PER_TENANT = 5
 
@@ -31,12 +31,12 @@ class WebhookSecret:
 
 
 class WebhookSecrets:
-    def __init__(self, jobs: JobStore) -> None:
-        self.jobs = jobs  # the same database and pool
+    def __init__(self, db: Database) -> None:
+        self.db = db  # the process's pool, shared with the other stores
 
     def create(self, tenant: str) -> tuple[WebhookSecret, str]:
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             # One tenant's creations in turn, so that the limit holds under concurrent requests.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('webhook_secrets:' || %s))", (tenant,))
             cur.execute("SELECT count(*) AS n FROM webhook_secrets WHERE tenant = %s", (tenant,))
@@ -52,20 +52,20 @@ class WebhookSecrets:
         return WebhookSecret(made["id"], _prefix(secret), made["created_at"]), secret
 
     def for_tenant(self, tenant: str) -> list[WebhookSecret]:
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             cur.execute(
                 "SELECT id, secret, created_at FROM webhook_secrets WHERE tenant = %s ORDER BY created_at", (tenant,)
             )
             return [WebhookSecret(r["id"], _prefix(r["secret"]), r["created_at"]) for r in cur.fetchall()]
 
     def delete(self, tenant: str, secret_id: uuid.UUID) -> bool:
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             cur.execute("DELETE FROM webhook_secrets WHERE id = %s AND tenant = %s", (secret_id, tenant))
             return cur.rowcount == 1
 
     def signing(self, tenant: str) -> list[str]:
         """The secrets that sign this tenant's webhooks, oldest first."""
-        with self.jobs.tx() as cur:
+        with self.db.tx() as cur:
             cur.execute("SELECT secret FROM webhook_secrets WHERE tenant = %s ORDER BY created_at", (tenant,))
             return [r["secret"] for r in cur.fetchall()]
 

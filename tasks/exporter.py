@@ -25,6 +25,7 @@ import signal
 import threading
 from collections.abc import Iterable, Iterator
 from types import FrameType
+from typing import Any
 
 from amqp.exceptions import NotFound
 from kombu.exceptions import OperationalError
@@ -34,23 +35,50 @@ from prometheus_client.registry import Collector
 
 from config import Settings
 from core import logs
+from core.db import Database
+from core.deadletters import PENDING_LETTER
 from core.errors import DatabaseUnavailable
-from core.jobstore import JobStore
 from tasks.celery_app import app
 from tasks.topology import transform_queue
 
 log = logging.getLogger(__name__)
 
 
+def backlog(db: Database) -> dict[str, Any]:
+    """What is waiting: the outbox, unfinished jobs by status, dead letters; one transaction, one scrape.
+
+    Ages are in seconds (0 when nothing waits); every query runs on a partial index or a small table.
+    """
+    with db.tx() as cur:
+        cur.execute(
+            "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+            " FROM outbox WHERE sent_at IS NULL"
+        )
+        outbox = cur.fetchone() or {"n": 0, "age": 0}
+        cur.execute(
+            "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM jobs"
+            " WHERE status IN ('queued', 'processing') GROUP BY status"
+        )
+        unfinished = {row["status"]: (int(row["n"]), float(row["age"])) for row in cur.fetchall()}
+        cur.execute(f"SELECT count(*) AS n FROM dead_letters WHERE {PENDING_LETTER}")  # noqa: S608
+        letters = cur.fetchone() or {"n": 0}
+    return {
+        "outbox_unsent": int(outbox["n"]),
+        "outbox_oldest_seconds": float(outbox["age"]),
+        "jobs": {status: unfinished.get(status, (0, 0.0)) for status in ("queued", "processing")},
+        "dead_letters": int(letters["n"]),
+    }
+
+
 class BacklogCollector(Collector):
-    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         # (queue, role): the alerts select work queues by role, whatever PIXELFLOW_QUEUE names them.
         self.queues = (
             (settings.queue, "work"),
             (transform_queue(settings), "work"),
             (f"{settings.queue}.dead", "dead-letters"),
         )
-        self.jobs = jobs
+        self.db = db
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         up = GaugeMetricFamily(
@@ -86,17 +114,17 @@ class BacklogCollector(Collector):
 
     def _backlog(self, up: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
         try:
-            backlog = self.jobs.backlog()
+            waiting = backlog(self.db)
         except DatabaseUnavailable as exc:
             log.warning("%s", exc.message)
             up.add_metric(["database"], 0)
             return
         up.add_metric(["database"], 1)
-        yield GaugeMetricFamily("pixelflow_outbox_unsent", "Accepted jobs not yet published", backlog["outbox_unsent"])
+        yield GaugeMetricFamily("pixelflow_outbox_unsent", "Accepted jobs not yet published", waiting["outbox_unsent"])
         yield GaugeMetricFamily(
             "pixelflow_outbox_oldest_unsent_seconds",
             "Age of the oldest unpublished outbox row (0 when none)",
-            backlog["outbox_oldest_seconds"],
+            waiting["outbox_oldest_seconds"],
         )
         count = GaugeMetricFamily("pixelflow_jobs_unfinished", "Jobs queued or processing", labels=["status"])
         oldest = GaugeMetricFamily(
@@ -104,7 +132,7 @@ class BacklogCollector(Collector):
             "Age of the oldest job in the status (0 when none)",
             labels=["status"],
         )
-        for status, (n, age) in backlog["jobs"].items():
+        for status, (n, age) in waiting["jobs"].items():
             count.add_metric([status], n)
             oldest.add_metric([status], age)
         yield count
@@ -112,17 +140,17 @@ class BacklogCollector(Collector):
         yield GaugeMetricFamily(
             "pixelflow_dead_letters_pending",
             "Dead letters not replayed (celery -A tasks dlq list)",
-            backlog["dead_letters"],
+            waiting["dead_letters"],
         )
 
 
 def main() -> None:
     settings = logs.start()
     # A scrape waits at most 3 s for the database (Prometheus gives up after 10 s by default).
-    jobs = JobStore.for_settings(settings, 1, 1, "pixelflow-exporter", timeout=3)
-    jobs.open()  # without waiting: the database may come up later, and scrapes say so meanwhile
+    db = Database.for_settings(settings, 1, 1, "pixelflow-exporter", timeout=3)
+    db.open()  # without waiting: the database may come up later, and scrapes say so meanwhile
     registry = CollectorRegistry()
-    registry.register(BacklogCollector(settings, jobs))
+    registry.register(BacklogCollector(settings, db))
     server, thread = start_http_server(settings.exporter_port, addr=settings.exporter_host, registry=registry)
     log.info("exporter on http://%s:%s/metrics", settings.exporter_host, settings.exporter_port)
     done = threading.Event()
@@ -135,7 +163,7 @@ def main() -> None:
     done.wait()
     server.shutdown()
     thread.join(5)
-    jobs.close()
+    db.close()
 
 
 if __name__ == "__main__":

@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
+from core.deadletters import PgDeadLetters
+from core.deliveries import PgDeliveries
 from core.errors import IdempotencyKeyReused
 from core.ids import new_id
+from core.jobstore import JobStore, PgJobs
+from core.memory import MemoryJobs
 from core.model import Job, JobStatus, Output
-from core.ports import DeadLetters, Deliveries, Jobs, Outbox, Usage
+from core.outbox import PgOutbox
+from core.ports import DeadLetters, Deliveries, JobRecords, Jobs, Outbox, Usage
 from core.spec import OutputSpec
+from core.usage import PgUsage
 
 OUTPUTS = [OutputSpec("small", "webp", 64), OutputSpec("big", "png", 128)]
 
@@ -24,6 +30,13 @@ def tenant() -> str:
 
 def drained(store: Outbox) -> None:
     store.relay(lambda _: None, 10_000)
+
+
+def conforms(
+    jobs: PgJobs, outbox: PgOutbox, letters: PgDeadLetters, deliveries: PgDeliveries, usage: PgUsage, memory: MemoryJobs
+) -> tuple[Jobs, Outbox, DeadLetters, Deliveries, Usage, JobRecords, JobRecords]:
+    """Never called: mypy (make lint) checks that each PostgreSQL class and the in-memory store fit their ports."""
+    return jobs, outbox, letters, deliveries, usage, memory, JobStore("")
 
 
 def test_both_stores_implement_every_port(store: Any) -> None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 import threading
@@ -81,9 +82,6 @@ def app(services_up: None, settings: Settings) -> Iterator[Flask]:
     flask_app.extensions["pixelflow"].jobs.close()
 
 
-TENANT = "tenant-one"
-
-
 def authed(app: Flask, key: str) -> FlaskClient:
     """A test client that sends this API key with every request."""
     test_client = app.test_client()
@@ -91,11 +89,17 @@ def authed(app: Flask, key: str) -> FlaskClient:
     return test_client
 
 
-@pytest.fixture(scope="session")
-def api_key(app: Flask) -> str:
+@pytest.fixture()
+def tenant() -> str:
+    """A tenant of the test's own: no other test's jobs, uploads, rate limits or webhook secrets are its."""
+    return f"t-{secrets.token_hex(5)}"
+
+
+@pytest.fixture()
+def api_key(app: Flask, tenant: str) -> str:
     from core.keystore import KeyStore
 
-    return KeyStore(app.extensions["pixelflow"].jobs).create(TENANT, "tests")[1]
+    return KeyStore(app.extensions["pixelflow"].jobs).create(tenant, "tests")[1]
 
 
 @pytest.fixture()

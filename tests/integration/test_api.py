@@ -233,19 +233,13 @@ def test_an_idempotency_key_returns_the_first_job_and_refuses_another_body(clien
     assert_error(client.post("/v1/jobs", json=other, headers=headers), 422, "idempotency_key_reused")
 
 
-def client_key(app: Any) -> str:
-    from core.keystore import KeyStore
-
-    return KeyStore(app.extensions["pixelflow"].jobs).create("tenant-one", "concurrency")[1]
-
-
-def test_concurrent_repeats_of_one_key_create_one_job(app: Any) -> None:
+def test_concurrent_repeats_of_one_key_create_one_job(app: Any, api_key: str) -> None:
     import threading
 
     from core.jobstore import JobStore
     from tests.integration.conftest import authed
 
-    key_secret = client_key(app)
+    key_secret = api_key
     client = authed(app, key_secret)
     key = upload(client, images.jpeg(64, 64))
     body = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}

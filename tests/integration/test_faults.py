@@ -23,6 +23,7 @@ from kombu import Connection
 from config import Settings
 from core.jobstore import JobStore
 from core.objectstore import S3ObjectStore
+from tasks.exporter import backlog
 from tasks.topology import delete_all
 from tests import images
 from tests.integration.conftest import RecordingServer
@@ -191,7 +192,7 @@ def test_dead_letters_hold_what_an_operator_can_act_on_and_each_one_is_replayed_
 
     [letter] = wait_until(letters, 20, "the crashed step's dead letter")
     assert (letter["task"], letter["reason"]) == ("pixelflow.validate", "rejected")
-    assert jobs.backlog()["dead_letters"] >= 1
+    assert backlog(jobs)["dead_letters"] >= 1
     # Replayed: the job runs again from the start, crashes again, and leaves a new letter.
     assert "queued again" in celery_cli("dlq", "replay", str(letter["id"]))
     [again] = wait_until(letters, 60, "the replayed job's letter")

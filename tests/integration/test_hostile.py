@@ -136,10 +136,11 @@ def worker_rss(worker: Worker) -> int:
 
 
 @pytest.fixture(scope="module")
-def results(app: Flask, worker: Worker, api_key: str) -> dict[str, dict[str, Any]]:
+def results(app: Flask, worker: Worker) -> dict[str, dict[str, Any]]:
+    from core.keystore import KeyStore
     from tests.integration.conftest import authed
 
-    client = authed(app, api_key)
+    client = authed(app, KeyStore(app.extensions["pixelflow"].jobs).create("hostile-corpus", "tests")[1])
     before = worker_rss(worker)
     jobs = {}
     for name, (make, content_type, _) in CORPUS.items():

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests import images
-from tests.integration.conftest import TENANT, RecordingServer, Worker, wait_until
+from tests.integration.conftest import RecordingServer, Worker, wait_until
 from tests.integration.test_api import upload
 
 
@@ -40,7 +40,7 @@ OUTPUTS = [
     ids=["jpeg", "png-with-alpha"],
 )
 def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
-    client: FlaskClient, worker: Worker, data: bytes, content_type: str, sizes: list[tuple[int, int]]
+    client: FlaskClient, tenant: str, worker: Worker, data: bytes, content_type: str, sizes: list[tuple[int, int]]
 ) -> None:
     key = upload(client, data, content_type)
     job = run_job(client, {"source": {"key": key}, "outputs": OUTPUTS})
@@ -50,7 +50,7 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
     for output, size, spec in zip(job["outputs"], sizes, OUTPUTS, strict=True):
         assert (
             output["key"]
-            == f"results/{TENANT}/{job['id']}/{spec['name']}.{'jpg' if spec['format'] == 'jpeg' else spec['format']}"
+            == f"results/{tenant}/{job['id']}/{spec['name']}.{'jpg' if spec['format'] == 'jpeg' else spec['format']}"
         )
         response = httpx.get(output["url"])
         assert response.status_code == 200
@@ -70,13 +70,13 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
     assert steps == {"fetch", "validate", "transform", "upload", "notify"}, worker.output()[-3000:]
 
 
-def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, worker: Worker) -> None:
+def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, tenant: str, worker: Worker) -> None:
     store = client.application.extensions["pixelflow"].store
     key = upload(client, images.jpeg(300, 200))
     job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png", "width": 50}]})
     assert job["status"] == "succeeded"
     assert store.delete_prefix(f"staging/{job['id']}/") == 0
-    assert store.head(f"results/{TENANT}/{job['id']}/a.png").size == job["outputs"][0]["bytes"]
+    assert store.head(f"results/{tenant}/{job['id']}/a.png").size == job["outputs"][0]["bytes"]
 
 
 @pytest.mark.parametrize(

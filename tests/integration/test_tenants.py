@@ -1,5 +1,6 @@
 """API keys and tenants: nothing under /v1 without a key, and no tenant sees another's jobs or uploads."""
 
+import secrets
 import uuid
 from typing import Any
 
@@ -21,7 +22,7 @@ def keys(app: Flask) -> KeyStore:
 
 @pytest.fixture()
 def other(app: Flask, keys: KeyStore) -> FlaskClient:
-    return authed(app, keys.create("tenant-two", "other")[1])
+    return authed(app, keys.create(f"other-{secrets.token_hex(4)}", "other")[1])
 
 
 def test_everything_under_v1_needs_a_key_and_the_rest_stays_open(app: Flask) -> None:
@@ -41,8 +42,10 @@ def test_everything_under_v1_needs_a_key_and_the_rest_stays_open(app: Flask) -> 
     assert app.test_client().get("/openapi.json").json["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
 
-def test_a_read_key_reads_but_cannot_create_and_a_revoked_key_is_refused(app: Flask, keys: KeyStore) -> None:
-    record, secret = keys.create("tenant-one", "dashboard", "read")
+def test_a_read_key_reads_but_cannot_create_and_a_revoked_key_is_refused(
+    app: Flask, keys: KeyStore, tenant: str
+) -> None:
+    record, secret = keys.create(tenant, "dashboard", "read")
     reader = authed(app, secret)
     assert reader.get("/v1/jobs").status_code == 200
     assert_error(reader.post("/v1/uploads", json={"content_type": "image/png", "file_name": "a.png"}), 403, "forbidden")
@@ -68,10 +71,10 @@ def test_another_tenants_job_is_not_found_anywhere(client: FlaskClient, other: F
 
 
 def test_uploads_are_namespaced_and_another_tenants_upload_is_not_a_source(
-    client: FlaskClient, other: FlaskClient
+    client: FlaskClient, other: FlaskClient, tenant: str
 ) -> None:
     key = upload(client, images.jpeg(64, 64))
-    assert key.startswith("uploads/tenant-one/")
+    assert key.startswith(f"uploads/{tenant}/")
     body: dict[str, Any] = {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}
     assert_error(other.post("/v1/jobs", json=body), 422, "source_not_found")
     mark = {"name": "a", "format": "png", "watermark": {"image": {"key": key}}}
