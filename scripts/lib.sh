@@ -28,18 +28,31 @@ start() {
 
 running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
-# stop NAME: TERM the process group, then KILL what is left after 10 s.
+# stop NAME…: TERM every process group at once, then KILL what is left after 10 s (10 s in all, not per name).
 stop() {
-  local name=$1 pid
-  [ -f "$RUN/$name.pid" ] || return 0
-  pid=$(cat "$RUN/$name.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+  local name pid left
+  declare -A pids=()
+  for name in "$@"; do
+    [ -f "$RUN/$name.pid" ] || continue
+    pid=$(cat "$RUN/$name.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      pids[$name]=$pid
+    else
+      rm -f "$RUN/$name.pid"
+    fi
+  done
+  for _ in $(seq 100); do
+    left=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ "$left" = 0 ] && break
+    sleep 0.1
+  done
+  for name in "${!pids[@]}"; do
+    kill -KILL -- "-${pids[$name]}" 2>/dev/null || true
+    rm -f "$RUN/$name.pid"
     say "stopped $name"
-  fi
-  rm -f "$RUN/$name.pid"
+  done
 }
 
 # wait_for URL SECONDS: until URL answers 2xx.
