@@ -275,6 +275,13 @@ class JobSchema(Schema):
     created_at = fields.String(required=True)
     started_at = fields.String(allow_none=True)
     finished_at = fields.String(allow_none=True)
+    purged_at = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "when its images were deleted (DELETE, or the retention period); its outputs have no"
+            " url from then on"
+        },
+    )
 
 
 class JobListQuerySchema(StrictSchema):
@@ -322,6 +329,8 @@ class UsageSchema(Schema):
     bytes_out = fields.Integer(required=True)
     bytes_saved = fields.Integer(required=True, metadata={"description": "source bytes per output minus output bytes"})
     compute_ms = fields.Integer(required=True, metadata={"description": "CPU time of the transforms"})
+    jobs_purged = fields.Integer(required=True, metadata={"description": "jobs whose images were deleted"})
+    bytes_purged = fields.Integer(required=True, metadata={"description": "output bytes those deletions freed"})
 
 
 class WebhookSecretSchema(Schema):

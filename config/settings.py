@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     stuck_after: Seconds = 900
     sweep_interval: Seconds = 60
     max_redrives: Annotated[int, Field(ge=0)] = 2
+    # Retention: a job's images (outputs, its upload, its staged source) are deleted this many days after it
+    # ended, and an upload no job kept after it was written; the job's record stays (purged_at). The sweeper
+    # does it in batches (core/purge.py). 0 keeps everything.
+    retention_days: Annotated[float, Field(ge=0)] = 0
     # Deliveries of one message before RabbitMQ dead-letters it (a child that dies on it every time).
     delivery_limit: Annotated[int, Field(ge=1)] = 3
     # Test hooks, off unless set (core/failpoints.py), e.g. "transform:kill" or "upload.before-commit:exit:first".

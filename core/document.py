@@ -11,6 +11,7 @@ from core.ports import ObjectStore
 
 def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, Any]:
     done = job.status == JobStatus.SUCCEEDED
+    kept = job.purged_at is None  # a purged job's outputs are described, no longer served
     source: dict[str, Any] = {"key": job.source_key} if job.source_key else {}
     if job.source_url:
         source["url"] = job.source_url
@@ -30,7 +31,7 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
                 "height": o.height if done else None,
                 "bytes": o.bytes if done else None,
                 "key": o.key if done else None,
-                "url": store.presign_get(o.key, url_ttl) if done and o.key else None,
+                "url": store.presign_get(o.key, url_ttl) if done and kept and o.key else None,
             }
             for o in job.outputs
         ],
@@ -40,4 +41,5 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "purged_at": job.purged_at.isoformat() if job.purged_at else None,
     }

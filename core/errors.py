@@ -6,6 +6,7 @@
     ├── WorkerLost                      worker_lost             500   a worker died on every delivery (relay)
     ├── Stuck                           stuck                   500   no progress past the sweeper's re-drives
     ├── InvalidRequest                  validation_error        422   a job the deployment's rules refuse
+    ├── JobNotEnded                     job_not_ended           409   purging a job still queued or processing
     ├── IdempotencyConflict             idempotency_conflict    409
     ├── IdempotencyKeyReused            idempotency_key_reused  422
     ├── TooManyWebhookSecrets           too_many_webhook_secrets 409
@@ -73,6 +74,13 @@ class InvalidRequest(PixelFlowError):
     def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors
+
+
+class JobNotEnded(PixelFlowError):
+    """A request that needs an ended job (DELETE /v1/jobs/{id}: cancel it first)."""
+
+    code = "job_not_ended"
+    status = 409
 
 
 class IdempotencyConflict(PixelFlowError):

@@ -45,7 +45,7 @@ __all__ = ["OUTBOX_CHANNEL", "PENDING_LETTER", "Database", "Job", "JobStatus", "
 _JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
     "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
-    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder,"
+    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder, purged_at,"
     " ARRAY(SELECT step FROM job_steps s WHERE s.job_id = jobs.id"
     " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done,"
     " ARRAY(SELECT to_jsonb(o) FROM job_outputs o WHERE o.job_id = jobs.id ORDER BY o.position) AS outputs_rows"
@@ -315,7 +315,7 @@ class PgJobs(Database):
             cur.execute(
                 "UPDATE jobs SET status = 'queued', started_at = NULL, finished_at = NULL, error_code = NULL,"
                 " error_message = NULL, notified_at = NULL, webhook_status = NULL, webhook_error = NULL,"
-                " placeholder = NULL WHERE id = %s AND status IN ('failed', 'canceled')",
+                " placeholder = NULL WHERE id = %s AND status IN ('failed', 'canceled') AND purged_at IS NULL",
                 (job_id,),
             )
             if cur.rowcount != 1:
@@ -361,6 +361,40 @@ class PgJobs(Database):
             cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
             cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
             return True
+
+    def purge(self, job_id: uuid.UUID, objects: int, bytes: int, how: str) -> bool:
+        """An ended job's images deleted, and the deletion counted, in one statement."""
+        with self.statement() as cur:
+            cur.execute(
+                "WITH job AS ("
+                " UPDATE jobs SET purged_at = now() WHERE id = %s AND purged_at IS NULL"
+                " AND status IN ('succeeded', 'failed', 'canceled') RETURNING id, tenant"
+                "), counted AS ("
+                " INSERT INTO purges (job_id, tenant, objects, bytes, how) SELECT id, tenant, %s, %s, %s FROM job"
+                " ON CONFLICT (job_id) DO NOTHING"
+                ") SELECT count(*) AS n FROM job",
+                (job_id, objects, bytes, how),
+            )
+            row = cur.fetchone()
+        return bool(row and row["n"] == 1)
+
+    def expired(self, older_than_seconds: float, limit: int) -> list[Job]:
+        return self._select(
+            "WHERE purged_at IS NULL AND status IN ('succeeded', 'failed', 'canceled')"
+            " AND finished_at < now() - make_interval(secs => %s) ORDER BY finished_at LIMIT %s",
+            (older_than_seconds, limit),
+        )
+
+    def sources_in_use(self, keys: Sequence[str], besides: uuid.UUID | None = None) -> set[str]:
+        if not keys:
+            return set()
+        with self.statement() as cur:
+            cur.execute(
+                "SELECT DISTINCT source_key FROM jobs WHERE source_key = ANY(%s) AND purged_at IS NULL"
+                " AND id IS DISTINCT FROM %s",
+                (list(keys), besides),
+            )
+            return {row["source_key"] for row in cur.fetchall()}
 
     def _update(self, sql: str, params: Sequence[object], done: tuple[uuid.UUID, str] | None = None) -> bool:
         """One guarded UPDATE; when it applied, the (job, step) it completes goes into the ledger with it.

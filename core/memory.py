@@ -42,6 +42,7 @@ class MemoryJobs:
         self._disabled: dict[str, str] = {}
         self._usage: dict[uuid.UUID, dict[str, Any]] = {}
         self._compute_ms: dict[uuid.UUID, int] = {}
+        self._purges: dict[uuid.UUID, dict[str, Any]] = {}
         self._letters: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
 
@@ -204,7 +205,7 @@ class MemoryJobs:
     def retry(self, job_id: uuid.UUID) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+            if job is None or job.status not in (JobStatus.FAILED, JobStatus.CANCELED) or job.purged_at is not None:
                 return False
             self._jobs[job_id] = dataclasses.replace(
                 job,
@@ -232,6 +233,36 @@ class MemoryJobs:
             webhook_status=status,
             webhook_error=error and redact.scrub(error),
         )
+
+    def purge(self, job_id: uuid.UUID, objects: int, bytes: int, how: str) -> bool:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.purged_at is not None or not job.terminal:
+                return False
+            self._jobs[job_id] = dataclasses.replace(job, purged_at=_now())
+            self._purges.setdefault(
+                job_id, {"tenant": job.tenant, "created_at": _now(), "objects": objects, "bytes": bytes, "how": how}
+            )
+            return True
+
+    def expired(self, older_than_seconds: float, limit: int) -> list[Job]:
+        cutoff = _now() - timedelta(seconds=older_than_seconds)
+        with self._lock:
+            ended = [
+                j
+                for j in self._jobs.values()
+                if j.terminal and j.purged_at is None and j.finished_at is not None and j.finished_at < cutoff
+            ]
+        return sorted(ended, key=lambda j: j.finished_at or cutoff)[:limit]
+
+    def sources_in_use(self, keys: Sequence[str], besides: uuid.UUID | None = None) -> set[str]:
+        wanted = set(keys)
+        with self._lock:
+            return {
+                j.source_key
+                for j in self._jobs.values()
+                if j.source_key in wanted and j.purged_at is None and j.id != besides
+            }
 
     # Deliveries
 
@@ -281,8 +312,15 @@ class MemoryJobs:
     def usage(self, tenant: str, since: datetime, until: datetime) -> dict[str, int]:
         with self._lock:
             rows = [u for u in self._usage.values() if u["tenant"] == tenant and since <= u["created_at"] < until]
+            purged = [p for p in self._purges.values() if p["tenant"] == tenant and since <= p["created_at"] < until]
         sums = {k: sum(int(u[k]) for u in rows) for k in ("pixels", "bytes_in", "bytes_out", "bytes_saved")}
-        return {"jobs": len(rows), **sums, "compute_ms": sum(int(u["compute_ms"]) for u in rows)}
+        return {
+            "jobs": len(rows),
+            **sums,
+            "compute_ms": sum(int(u["compute_ms"]) for u in rows),
+            "jobs_purged": len(purged),
+            "bytes_purged": sum(int(p["bytes"]) for p in purged),
+        }
 
     # Outbox
 
@@ -376,6 +414,9 @@ class MemoryObjectStore:
         """When set, every call raises StorageUnavailable with it, as an unreachable storage does."""
         self.calls: list[str] = []
         """The requests made (``head``, ``get``…), for counting round trips."""
+        self.modified: dict[str, datetime] = {}
+        """When each object was written (a test may set an older time)."""
+        self._epoch = _now()
         self._lock = threading.Lock()
 
     def _call(self, name: str) -> None:
@@ -410,6 +451,7 @@ class MemoryObjectStore:
         self._call("put")
         with self._lock:
             self.objects[key] = (bytes(data), content_type, cache_control)
+            self.modified[key] = _now()
 
     def copy(self, source_key: str, key: str) -> None:
         self._call("copy")
@@ -427,6 +469,15 @@ class MemoryObjectStore:
         keys = [k for k in list(self.objects) if k.startswith(prefix)]
         self.delete(keys)
         return len(keys)
+
+    def list(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[ObjectInfo]:
+        self._call("list")
+        with self._lock:
+            keys = sorted(k for k in self.objects if k.startswith(prefix) and k > start_after)[:limit]
+            return [
+                ObjectInfo(k, len(self.objects[k][0]), self.objects[k][1], self.modified.get(k, self._epoch))
+                for k in keys
+            ]
 
     def presign_put(self, key: str, ttl: timedelta) -> str:
         return f"memory://{self.bucket}/{key}?method=PUT&expires={int(ttl.total_seconds())}"

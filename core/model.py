@@ -74,6 +74,8 @@ class Job:
     outputs: tuple[Output, ...] = field(default=())
     replayed: bool = False
     """Returned for a repeated Idempotency-Key: the job was created by an earlier request."""
+    purged_at: datetime | None = None
+    """When its images were deleted (DELETE /v1/jobs/{id}, or the retention period): the record stays."""
 
     @property
     def terminal(self) -> bool:

@@ -7,6 +7,7 @@ else the storage does wrong is ``StorageUnavailable``.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,6 +125,16 @@ class S3ObjectStore:
             keys = [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
         self.delete([k for k in keys if k])
         return len(keys)
+
+    def list(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[ObjectInfo]:
+        """One ListObjectsV2 page (up to 1000 keys) when ``limit`` is at most 1000."""
+        with self._translated(prefix):
+            listing = self.client.list_objects(self.bucket, prefix=prefix, recursive=True, start_after=start_after)
+            found = []
+            for obj in itertools.islice(listing, limit):
+                if obj.object_name:
+                    found.append(ObjectInfo(obj.object_name, obj.size or 0, obj.content_type or "", obj.last_modified))
+        return found
 
     def presign_put(self, key: str, ttl: timedelta) -> str:
         return self.signer.presigned_put_object(self.bucket, key, expires=ttl)

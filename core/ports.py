@@ -28,6 +28,8 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str
+    modified: datetime | None = None
+    """Set in listings."""
 
 
 class ObjectStore(Protocol):
@@ -41,6 +43,10 @@ class ObjectStore(Protocol):
     def copy(self, source_key: str, key: str) -> None: ...
     def delete(self, keys: list[str]) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def list(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[ObjectInfo]:
+        """Up to ``limit`` objects under ``prefix``, in key order, after ``start_after``."""
+        ...
+
     def presign_put(self, key: str, ttl: timedelta) -> str: ...
     def presign_get(self, key: str, ttl: timedelta) -> str: ...
 
@@ -85,6 +91,18 @@ class Jobs(Protocol):
     def cancel(self, job_id: uuid.UUID) -> bool: ...
     def retry(self, job_id: uuid.UUID) -> bool: ...
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None: ...
+    def purge(self, job_id: uuid.UUID, objects: int, bytes: int, how: str) -> bool:
+        """Record an ended job's images as deleted (``how``: request or retention), counted once in usage.
+        False when the job has not ended or was purged already."""
+        ...
+
+    def expired(self, older_than_seconds: float, limit: int) -> list[Job]:
+        """Ended jobs not purged yet that finished this long ago, oldest first."""
+        ...
+
+    def sources_in_use(self, keys: Sequence[str], besides: uuid.UUID | None = None) -> set[str]:
+        """Those of ``keys`` that are the source of a job (other than ``besides``) whose images are kept."""
+        ...
 
 
 class Deliveries(Protocol):
@@ -108,7 +126,8 @@ class Deliveries(Protocol):
 
 class Usage(Protocol):
     def usage(self, tenant: str, since: datetime, until: datetime) -> dict[str, int]:
-        """Sums over the tenant's jobs that succeeded in [since, until): each counted once."""
+        """Sums over the tenant's jobs that succeeded in [since, until), each counted once, and over the
+        purges made then (``jobs_purged``, ``bytes_purged``)."""
         ...
 
 

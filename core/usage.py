@@ -1,4 +1,5 @@
-"""Usage in PostgreSQL (the Usage port): one row per succeeded job, written by the statement that made it succeed."""
+"""Usage in PostgreSQL (the Usage port): one row per succeeded job, written by the statement that made it
+succeed, and one per purge (table purges), written by the statement that marked the job purged."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from core.db import Database
 
 class PgUsage(Database):
     def usage(self, tenant: str, since: datetime, until: datetime) -> dict[str, int]:
-        """Sums over the tenant's succeeded jobs in [since, until)."""
-        with self.tx() as cur:
+        """Sums over the tenant's succeeded jobs and purges in [since, until): one statement."""
+        with self.statement() as cur:
             cur.execute(
-                "SELECT count(*) AS jobs, COALESCE(sum(pixels), 0) AS pixels, COALESCE(sum(bytes_in), 0) AS bytes_in,"
+                "SELECT u.*, p.* FROM"
+                " (SELECT count(*) AS jobs, COALESCE(sum(pixels), 0) AS pixels, COALESCE(sum(bytes_in), 0) AS bytes_in,"
                 " COALESCE(sum(bytes_out), 0) AS bytes_out, COALESCE(sum(bytes_saved), 0) AS bytes_saved,"
                 " COALESCE(sum(compute_ms), 0) AS compute_ms FROM usage"
-                " WHERE tenant = %s AND created_at >= %s AND created_at < %s",
-                (tenant, since, until),
+                " WHERE tenant = %(tenant)s AND created_at >= %(since)s AND created_at < %(until)s) u,"
+                " (SELECT count(*) AS jobs_purged, COALESCE(sum(bytes), 0) AS bytes_purged FROM purges"
+                " WHERE tenant = %(tenant)s AND created_at >= %(since)s AND created_at < %(until)s) p",
+                {"tenant": tenant, "since": since, "until": until},
             )
             row = cur.fetchone()
         assert row is not None

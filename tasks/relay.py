@@ -9,6 +9,10 @@ Each round it also moves dead letters from RabbitMQ into PostgreSQL: a
 message a worker died on too often (delivery limit) fails its job with
 ``worker_lost`` and the client is notified; a step that failed for good has
 already failed its job, and is only recorded.
+
+Every PIXELFLOW_SWEEP_INTERVAL its sweeper re-drives stuck jobs and, with
+PIXELFLOW_RETENTION_DAYS set, deletes the images of jobs past the retention
+period and uploads no job kept, a bounded batch at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import signal
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -25,13 +30,18 @@ from kombu.message import Message
 
 from config import Settings
 from core import broker, failpoints, liveness, logs, timeouts
-from core.errors import DatabaseUnavailable, Stuck, WorkerLost
+from core.errors import DatabaseUnavailable, StorageUnavailable, Stuck, WorkerLost
 from core.jobstore import OUTBOX_CHANNEL, JobStore
+from core.objectstore import S3ObjectStore
+from core.purge import expire_jobs, expire_uploads
 from tasks import topology
 from tasks.pipeline import job_chain, notify_task
 
 log = logging.getLogger("pixelflow.relay")
 POLL_SECONDS = 1.0
+# Retention, per sweep: at most this many jobs purged (each a DELETE of its objects), and one listing page.
+RETENTION_BATCH = 100
+UPLOADS_PAGE = 1000
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,6 +64,8 @@ class Relay:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.jobs = JobStore.for_settings(settings, 1, 1, "pixelflow-relay")
+        self.store: S3ObjectStore | None = None  # made on the first retention sweep
+        self.uploads_after = ""  # where the next page of uploads starts
         self.running = True
 
     def publish(self, job_id: uuid.UUID) -> None:
@@ -110,6 +122,22 @@ class Relay:
                 log.warning("job %s stuck %s: failed", job.id, job.status)
                 notify_task.apply_async((str(job.id),))
 
+    def expire(self) -> None:
+        """The retention period: a batch of ended jobs' images, then a page of the uploads (core/purge.py)."""
+        if not self.settings.retention_days:
+            return
+        retention = timedelta(days=self.settings.retention_days)
+        if self.store is None:
+            self.store = S3ObjectStore(self.settings)
+        try:
+            purged = expire_jobs(self.jobs, self.store, retention, RETENTION_BATCH)
+            if purged:
+                log.info("retention: %d jobs purged", purged)
+            before = datetime.now(UTC) - retention
+            _, self.uploads_after = expire_uploads(self.jobs, self.store, before, self.uploads_after, UPLOADS_PAGE)
+        except StorageUnavailable as exc:  # the next sweep tries again
+            log.warning("retention: %s", exc.message)
+
     def drain(self) -> int:
         sent = 0
         while self.running:
@@ -147,6 +175,7 @@ class Relay:
                     self.drain_dead_letters()
                     if time.monotonic() >= next_sweep:
                         self.sweep()
+                        self.expire()
                         next_sweep = time.monotonic() + self.settings.sweep_interval
                     for _ in listener.notifies(timeout=POLL_SECONDS, stop_after=1):
                         pass

@@ -27,6 +27,7 @@ from app.schemas import (
 from app.services import ApiServices, services
 from core.document import job_document
 from core.ids import new_id
+from core.purge import purge_job
 from core.spec import OutputSpec
 from core.submission import JobRequest, submit_job
 
@@ -100,6 +101,17 @@ class JobById(MethodView):
         """Read a job: its status, outputs and error"""
         return _document(services(), job_id)
 
+    @blp.response(200, JobSchema())
+    @blp.alt_response(409, schema=ErrorSchema, description="the job is queued or processing: cancel it first")
+    def delete(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """Delete the job's images: its outputs, and its upload unless another job uses it; the record stays,
+        with purged_at. Repeating it changes nothing."""
+        svc = services()
+        job = svc.jobs.get(job_id, tenant())
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job_document(purge_job(job, svc.jobs, svc.store), svc.store, svc.result_url_ttl)
+
 
 @blp.route("/<uuid:job_id>/deliveries")
 class JobDeliveries(MethodView):
@@ -120,7 +132,7 @@ class JobRetry(MethodView):
         svc = services()
         _document(svc, job_id)
         if not svc.jobs.retry(job_id):
-            _conflict(svc, job_id, "only a failed or canceled job can be retried")
+            _conflict(svc, job_id, "only a failed or canceled job whose images were not deleted can be retried")
         JOBS_ACCEPTED.labels("retry").inc()
         return _document(svc, job_id)
 

@@ -32,6 +32,7 @@ locals {
       PIXELFLOW_TCP_KEEPALIVE      = "10"
       PIXELFLOW_DB_SERVER_TIMEOUTS = "true"
       PIXELFLOW_TASK_EVENTS        = "false"
+      PIXELFLOW_RETENTION_DAYS     = tostring(var.retention_days)
     }
     # No storage keys: these pods' ServiceAccounts carry the IRSA role, and PixelFlow exchanges their web-identity
     # token with STS (the chart then sets PIXELFLOW_S3_ACCESS_KEY and _SECRET_KEY empty).

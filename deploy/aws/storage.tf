@@ -126,6 +126,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "images" {
     filter {
       prefix = "results/"
     }
+    dynamic "expiration" {
+      for_each = var.retention_days > 0 ? [ceil(var.retention_days) + 1] : []
+      content {
+        days = expiration.value
+      }
+    }
     noncurrent_version_expiration {
       noncurrent_days = 7
     }

@@ -79,6 +79,16 @@ variable "upload_expiry_days" {
   default     = 7
 }
 
+variable "retention_days" {
+  description = "A job's images are deleted this many days after it ended (PIXELFLOW_RETENTION_DAYS, the sweeper); a lifecycle rule removes results/ a day later as a backstop. 0 keeps them."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.retention_days >= 0
+    error_message = "retention_days is 0 (keep) or a number of days."
+  }
+}
+
 variable "image_repository" {
   description = "The PixelFlow image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/pixelflow."
   type        = string

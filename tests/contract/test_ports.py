@@ -183,6 +183,8 @@ def test_a_job_that_succeeds_records_its_outputs_and_its_usage_once(store: Any) 
         "bytes_out": 1200,
         "bytes_saved": 2 * 1000 - 1200,
         "compute_ms": 7,
+        "jobs_purged": 0,
+        "bytes_purged": 0,
     }
     assert store.usage(owner, until, until + timedelta(days=1))["jobs"] == 0
     assert store.fail(job.id, "late", "a late failure") is False
@@ -273,3 +275,55 @@ def test_dead_letters_wait_until_replayed_or_dismissed(store: Any) -> None:
     assert settled[middle]["dismissed_why"] == "the client's bucket policy" and settled[oldest]["replayed_at"]
     assert store.dead_letter(10**12) is None
     assert store.purge_dead_letters() == 3 and store.dead_letters(include_settled=True) == []
+
+
+def ended_job(store: Any, owner: str, source_key: str = "k") -> Job:
+    job = store.create(new_id(), OUTPUTS, source_key=source_key, tenant=owner)
+    store.start(job.id)
+    store.stage_outputs(
+        job.id, [Output(o, f"results/{owner}/{job.id}/{o.name}", None, 1, 1, 100, o.format) for o in OUTPUTS]
+    )
+    store.succeed(job.id, {o.name: f"results/{owner}/{job.id}/{o.name}" for o in OUTPUTS})
+    got = store.get(job.id)
+    assert got is not None and got.status == JobStatus.SUCCEEDED
+    return got  # type: ignore[no-any-return]
+
+
+def test_a_purge_is_recorded_once_and_only_for_an_ended_job_and_counted_in_usage(store: Any) -> None:
+    owner = tenant()
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    running = store.create(new_id(), OUTPUTS, source_key="k", tenant=owner)
+    assert store.purge(running.id, 3, 300, "request") is False
+    job = ended_job(store, owner)
+    assert store.purge(job.id, 3, 200, "request") is True
+    assert store.purge(job.id, 3, 200, "request") is False
+    got = store.get(job.id)
+    assert got.purged_at is not None and got.status == JobStatus.SUCCEEDED  # the record stays
+    usage = store.usage(owner, since, datetime.now(UTC) + timedelta(minutes=1))
+    assert (usage["jobs"], usage["jobs_purged"], usage["bytes_purged"]) == (1, 1, 200)
+    failed = store.create(new_id(), OUTPUTS, source_key="k", tenant=owner)
+    store.fail(failed.id, "corrupt_image", "bad")
+    assert store.purge(failed.id, 1, 0, "retention") is True
+    assert store.retry(failed.id) is False  # its images are gone: nothing to run again from
+
+
+def test_expired_jobs_are_the_ended_ones_not_purged_oldest_first(store: Any) -> None:
+    owner = tenant()
+    first, second = ended_job(store, owner), ended_job(store, owner)
+    store.create(new_id(), OUTPUTS, source_key="k", tenant=owner)  # queued: never expired
+    mine = [j.id for j in store.expired(0, 10_000) if j.tenant == owner]
+    assert mine == [first.id, second.id]
+    assert not [j for j in store.expired(3600, 10_000) if j.tenant == owner]
+    store.purge(first.id, 0, 0, "retention")
+    assert [j.id for j in store.expired(0, 10_000) if j.tenant == owner] == [second.id]
+
+
+def test_an_upload_is_in_use_while_a_job_that_keeps_its_images_names_it(store: Any) -> None:
+    owner = tenant()
+    shared, alone = f"uploads/{owner}/1/a.jpg", f"uploads/{owner}/2/b.jpg"
+    one, two = ended_job(store, owner, shared), ended_job(store, owner, shared)
+    assert store.sources_in_use([shared, alone, f"uploads/{owner}/3/never.jpg"]) == {shared}
+    assert store.sources_in_use([shared], besides=one.id) == {shared}
+    store.purge(two.id, 0, 0, "request")
+    assert store.sources_in_use([shared], besides=one.id) == set()
+    assert store.sources_in_use([]) == set()
