@@ -15,13 +15,14 @@ from app.resources import health, jobs, uploads, usage, webhook_secrets
 from app.schemas import OpenApiExtras, document_limits, load_presets
 from app.services import ApiServices
 from config import Settings
-from core import logs
+from core import logs, tracing
 from core.errors import StorageUnavailable
 from core.keystore import KeyStore
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = logs.start(settings)  # secrets out of logs and Sentry events
+    tracing.start("pixelflow-api")  # before the pool connects: its statements are traced
     app = Flask("pixelflow")
     app.config.update(
         API_TITLE="PixelFlow",
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         logging.getLogger(__name__).warning("bucket not created at start-up: %s", exc.message)
     app.extensions["pixelflow"] = services
     init_metrics(app)  # first: its timer starts before auth and limits run
+    tracing.instrument_app(app)
     init_auth(app, KeyStore(services.jobs))
     init_rate_limits(app, settings)  # after auth: limits count per tenant
     app.cli.add_command(keys)

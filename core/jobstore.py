@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core import redact
+from core import redact, tracing
 from core.db import Database
 from core.deadletters import PENDING_LETTER, PgDeadLetters
 from core.deliveries import PgDeliveries
@@ -151,9 +151,19 @@ class PgJobs(Database):
             " SELECT job.id, o.position, o.name, o.format, o.width, o.height, o.fit, o.quality, o.options"
             " FROM job, jsonb_to_recordset(%s) AS o(position integer, name text, format text, width integer,"
             " height integer, fit text, quality integer, options jsonb)"
-            "), queued AS (INSERT INTO outbox (job_id) SELECT id FROM job)"
+            "), queued AS (INSERT INTO outbox (job_id, traceparent) SELECT id, %s FROM job)"
             " SELECT created_at, pg_notify(%s, '') FROM job",
-            (job_id, source_key, source_url, webhook_url, placeholder, tenant, Jsonb(outputs_json), OUTBOX_CHANNEL),
+            (
+                job_id,
+                source_key,
+                source_url,
+                webhook_url,
+                placeholder,
+                tenant,
+                Jsonb(outputs_json),
+                tracing.carrier(),  # the request's trace goes on with the job (core/tracing.py)
+                OUTBOX_CHANNEL,
+            ),
         )
         row = cur.fetchone()
         assert row is not None
@@ -326,7 +336,7 @@ class PgJobs(Database):
                 (job_id,),
             )
             cur.execute("DELETE FROM job_steps WHERE job_id = %s", (job_id,))  # every step runs again
-            cur.execute("INSERT INTO outbox (job_id) VALUES (%s)", (job_id,))
+            cur.execute("INSERT INTO outbox (job_id, traceparent) VALUES (%s, %s)", (job_id, tracing.carrier()))
             cur.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
             return True
 

@@ -1,7 +1,7 @@
 """One start-up for every process (API, relay, exporter, worker): settings, logging, redaction.
 
-Every log line names the job and the Celery task it is about (``job=… task=…``,
-``-`` outside one): the worker binds them around each step (``about``, from
+Every log line names the job and the Celery task it is about, and the trace
+(``job=… task=… trace=…``, ``-`` outside one): the worker binds them around each step (``about``, from
 Celery's task_prerun and task_postrun signals), so a line from a step, the
 job store or the object store can be traced to its job with grep.
 """
@@ -15,11 +15,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from config import Settings, get_settings
-from core import redact
+from core import redact, tracing
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s job=%(job_id)s task=%(task_id)s %(message)s"
+FORMAT = "%(asctime)s %(levelname)s %(name)s job=%(job_id)s task=%(task_id)s trace=%(trace_id)s %(message)s"
 # Celery's worker prints its own process name first, as it always has.
-WORKER_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] job=%(job_id)s task=%(task_id)s %(message)s"
+WORKER_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] job=%(job_id)s task=%(task_id)s trace=%(trace_id)s %(message)s"
+)
 
 _job: ContextVar[str] = ContextVar("pixelflow_job_id", default="-")
 _task: ContextVar[str] = ContextVar("pixelflow_task_id", default="-")
@@ -37,6 +39,7 @@ def bind_context() -> None:
         record = base(*args, **kwargs)
         record.job_id = _job.get()
         record.task_id = _task.get()
+        record.trace_id = tracing.trace_id()
         return record
 
     logging.setLogRecordFactory(factory)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core import redact
+from core import redact, tracing
 from core.errors import IdempotencyKeyReused, StorageUnavailable
 from core.model import UNFINISHED, Job, JobStatus, Output
 from core.ports import ObjectInfo
@@ -37,7 +37,7 @@ class MemoryJobs:
         self._lock = threading.RLock()
         self._jobs: dict[uuid.UUID, Job] = {}
         self._keys: dict[tuple[str, str], tuple[str, uuid.UUID]] = {}
-        self._outbox: list[uuid.UUID] = []
+        self._outbox: list[tuple[uuid.UUID, str | None]] = []
         self._deliveries: list[dict[str, Any]] = []
         self._disabled: dict[str, str] = {}
         self._usage: dict[uuid.UUID, dict[str, Any]] = {}
@@ -79,7 +79,7 @@ class MemoryJobs:
                 outputs=tuple(Output(o) for o in outputs),
             )
             self._jobs[job_id] = job
-            self._outbox.append(job_id)
+            self._outbox.append((job_id, tracing.carrier()))
             return job
 
     def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None:
@@ -221,7 +221,7 @@ class MemoryJobs:
                 steps_done=(),
                 outputs=tuple(Output(o.spec) for o in job.outputs),
             )
-            self._outbox.append(job_id)
+            self._outbox.append((job_id, tracing.carrier()))
             return True
 
     def record_notification(self, job_id: uuid.UUID, status: int | None, error: str | None) -> None:
@@ -324,11 +324,11 @@ class MemoryJobs:
 
     # Outbox
 
-    def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int:
+    def relay(self, publish: Callable[[uuid.UUID, str | None], None], limit: int = 200) -> int:
         with self._lock:
             batch = self._outbox[:limit]
-            for job_id in batch:
-                publish(job_id)  # raises: nothing is marked sent, as a rolled-back transaction
+            for job_id, traceparent in batch:
+                publish(job_id, traceparent)  # raises: nothing is marked sent, as a rolled-back transaction
             del self._outbox[: len(batch)]
             return len(batch)
 

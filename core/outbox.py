@@ -16,8 +16,12 @@ OUTBOX_CHANNEL = "pixelflow_outbox"
 """NOTIFY channel: a new row wakes the relay at once."""
 
 
+Publish = Callable[[uuid.UUID, str | None], None]
+"""Sends a job's chain: its id, and the trace it was created in (a W3C traceparent, or None)."""
+
+
 class PgOutbox(Database):
-    def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int:
+    def relay(self, publish: Publish, limit: int = 200) -> int:
         """Publish up to ``limit`` unsent outbox rows, oldest first, and mark them sent.
 
         Rows are locked with SKIP LOCKED, so several relays can run side by side.
@@ -27,12 +31,13 @@ class PgOutbox(Database):
         """
         with self.tx() as cur:
             cur.execute(
-                "SELECT id, job_id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                "SELECT id, job_id, traceparent FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s"
+                " FOR UPDATE SKIP LOCKED",
                 (limit,),
             )
             rows = cur.fetchall()
             for row in rows:
-                publish(row["job_id"])
+                publish(row["job_id"], row["traceparent"])
             if rows:
                 cur.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY(%s)", ([r["id"] for r in rows],))
         return len(rows)

@@ -134,7 +134,11 @@ class Usage(Protocol):
 class Outbox(Protocol):
     """Jobs waiting to be sent to the workers; several relays may drain it side by side."""
 
-    def relay(self, publish: Callable[[uuid.UUID], None], limit: int = 200) -> int: ...
+    def relay(self, publish: Callable[[uuid.UUID, str | None], None], limit: int = 200) -> int:
+        """Hand up to ``limit`` waiting jobs to ``publish`` (id, and the traceparent they were created in),
+        oldest first; if it raises, they all stay waiting."""
+        ...
+
     def unsent(self) -> int: ...
 
 

@@ -38,13 +38,14 @@ from celery.signals import (
     task_postrun,
     task_prerun,
     worker_init,
+    worker_process_init,
     worker_process_shutdown,
     worker_shutdown,
 )
 from kombu.exceptions import OperationalError
 
 from config import get_settings
-from core import failpoints, logs
+from core import failpoints, logs, tracing
 from core.errors import (
     PixelFlowError,
     StepTimedOut,
@@ -82,6 +83,8 @@ class StepTask(Task):  # type: ignore[misc]
         step_name = self.name.rsplit(".", 1)[-1]
         failpoints.delivery.first = not (self.request.delivery_info or {}).get("redelivered", False)
         jid = uuid.UUID(job_id)
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        tracing.annotate(job_id=job_id, step=step_name, retries=self.request.retries, redelivered=redelivered)
         started = time.perf_counter()
         result: bool | BaseException
         try:
@@ -263,6 +266,20 @@ def _unbind_job(task_id: str = "", **_: Any) -> None:
 @worker_shutdown.connect
 def _stop_metrics(**_: Any) -> None:
     metrics.stop()
+    tracing.flush()
+
+
+@worker_process_init.connect
+def _trace_child(**_: Any) -> None:
+    # A prefork child: its own exporter thread (none survives the fork).
+    tracing.start("pixelflow-worker")
+
+
+@worker_init.connect
+def _trace_threads(sender: Any = None, **_: Any) -> None:
+    # The thread pool (worker-io) and solo run the steps in this process: no child will start tracing.
+    if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
+        tracing.start("pixelflow-worker")
 
 
 @worker_init.connect
@@ -291,3 +308,4 @@ def _ensure_bucket(**_: Any) -> None:
 @worker_process_shutdown.connect
 def _close_services(**_: Any) -> None:
     close_services()
+    tracing.flush()

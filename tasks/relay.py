@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError
 from kombu.message import Message
 
 from config import Settings
-from core import broker, failpoints, liveness, logs, timeouts
+from core import broker, failpoints, liveness, logs, timeouts, tracing
 from core.errors import DatabaseUnavailable, StorageUnavailable, Stuck, WorkerLost
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from core.objectstore import S3ObjectStore
@@ -54,10 +54,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def publish(job_id: uuid.UUID) -> None:
-    job_chain(job_id).apply_async(
-        retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5}
-    )
+def publish(job_id: uuid.UUID, traceparent: str | None = None) -> None:
+    """Send the job's chain, in the trace the job was created in (its publish span, the first step's parent)."""
+    with tracing.continued(traceparent, "pixelflow.relay publish", job_id=job_id):
+        job_chain(job_id).apply_async(
+            retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5}
+        )
 
 
 class Relay:
@@ -68,8 +70,8 @@ class Relay:
         self.uploads_after = ""  # where the next page of uploads starts
         self.running = True
 
-    def publish(self, job_id: uuid.UUID) -> None:
-        publish(job_id)
+    def publish(self, job_id: uuid.UUID, traceparent: str | None = None) -> None:
+        publish(job_id, traceparent)
         failpoints.fire(self.settings.failpoints, "relay.after-publish")
 
     def stop(self, *_: object) -> None:
@@ -195,6 +197,7 @@ class Relay:
 
 def main() -> None:
     settings = logs.start()
+    tracing.start("pixelflow-relay")
     relay = Relay(settings)
     signal.signal(signal.SIGTERM, relay.stop)
     signal.signal(signal.SIGINT, relay.stop)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from core import tracing
 from core.errors import SourceNotFound, StorageUnavailable
 from core.model import Job, JobStatus
 from core.ports import Services
@@ -22,6 +23,8 @@ R = TypeVar("R")
 def processing_job(svc: Services, job_id: uuid.UUID) -> Job | None:
     """The job if it is being processed; None if it is gone or has ended."""
     job = svc.jobs.get(job_id)
+    if job is not None:
+        tracing.annotate(tenant=job.tenant, outputs=len(job.outputs))
     return job if job is not None and job.status == JobStatus.PROCESSING else None
 
 

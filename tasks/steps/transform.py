@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from core import failpoints
+from core import failpoints, tracing
 from core.errors import WatermarkNotFound
 from core.model import Output
 from core.ports import Services
@@ -53,6 +53,7 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
         svc.store.put(key, result.data, CONTENT_TYPES[result.format], CACHE_CONTROL)
 
     in_parallel(put, zip(keys, rendering.outputs, strict=True))
+    tracing.annotate(bytes_out=sum(len(r.data) for r in rendering.outputs), compute_ms=compute_ms)
     failpoints.fire(svc.settings.failpoints, "transform.before-commit")
     outputs = [
         Output(r.spec, key, None, r.width, r.height, len(r.data), r.format)

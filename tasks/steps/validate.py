@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from core import tracing
 from core.errors import CorruptImage
 from core.ports import Services
 from tasks.imaging.probe import limit_frames, probe, sniff
@@ -34,5 +35,6 @@ def validate(svc: Services, job_id: uuid.UUID) -> bool:
     else:
         info = probe(data if whole else read_source(svc, job), limit)
     limit_frames(info, svc.settings.max_frames, svc.settings.max_animation_pixels)
+    tracing.annotate(source_pixels=info.width * info.height * info.frames, source_bytes=job.source_bytes)
     svc.jobs.set_source_info(job_id, info.format, info.width, info.height, info.frames)
     return True

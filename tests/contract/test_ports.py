@@ -29,7 +29,7 @@ def tenant() -> str:
 
 
 def drained(store: Outbox) -> None:
-    store.relay(lambda _: None, 10_000)
+    store.relay(lambda *_: None, 10_000)
 
 
 def conforms(
@@ -61,24 +61,24 @@ def test_a_new_job_is_queued_with_its_outputs_and_waits_in_the_outbox(store: Any
     assert store.get(job.id, owner) == got
     assert store.get(job.id, "someone-else") is None
     assert store.get(new_id()) is None
-    published: list[uuid.UUID] = []
-    assert store.relay(published.append) == 1
-    assert published == [job.id] and store.unsent() == 0
+    published: list[tuple[uuid.UUID, str | None]] = []
+    assert store.relay(lambda *sent: published.append(sent)) == 1
+    assert published == [(job.id, None)] and store.unsent() == 0  # no trace: none to carry
 
 
 def test_a_publish_that_fails_leaves_the_outbox_as_it_was(store: Any) -> None:
     drained(store)
     ids = [store.create(new_id(), OUTPUTS, source_key="k").id for _ in range(2)]
 
-    def refuse(job_id: uuid.UUID) -> None:
+    def refuse(job_id: uuid.UUID, traceparent: str | None) -> None:
         raise ConnectionError("broker down")
 
     with pytest.raises(ConnectionError):
         store.relay(refuse)
     assert store.unsent() == 2
     published: list[uuid.UUID] = []
-    assert store.relay(published.append, limit=1) == 1 and store.unsent() == 1
-    assert store.relay(published.append) == 1
+    assert store.relay(lambda job_id, _: published.append(job_id), limit=1) == 1 and store.unsent() == 1
+    assert store.relay(lambda job_id, _: published.append(job_id)) == 1
     assert published == ids  # oldest first
 
 

@@ -72,7 +72,14 @@ def test_make_run_names_its_worker_and_prints_the_ports_it_was_given(demo_env: d
     err, log = tmp_path / "run.err", tmp_path / "second.log"
     with err.open("w") as err_file, log.open("w") as log_file:
         run = subprocess.Popen(
-            [str(ROOT / "scripts/run")], env=env, stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True
+            [str(ROOT / "scripts/run")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            start_new_session=True,
+            # As from a terminal: Ctrl-C reaches it. A run started in the background (nohup, &) inherits SIGINT
+            # ignored, and a shell cannot trap a signal it was started ignoring.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         second = None
         try:

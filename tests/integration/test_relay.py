@@ -12,7 +12,6 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from config import Settings
-from core.ids import new_id
 from core.jobstore import JobStore
 from core.migrations import upgrade
 from core.spec import OutputSpec
@@ -40,31 +39,6 @@ def own_jobs(settings: Settings) -> Iterator[JobStore]:
     store.close()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def test_the_relay_publishes_oldest_first_and_marks_rows_sent(own_jobs: JobStore) -> None:
-    ids = [own_jobs.create(new_id(), OUTPUTS, source_key=f"k{i}").id for i in range(3)]
-    assert own_jobs.unsent() == 3
-    published: list[uuid.UUID] = []
-    assert own_jobs.relay(published.append) == 3
-    assert published == ids
-    assert own_jobs.unsent() == 0
-    assert own_jobs.relay(published.append) == 0
-
-
-def test_a_failed_publish_leaves_every_row_of_the_batch_unsent(own_jobs: JobStore) -> None:
-    for i in range(2):
-        own_jobs.create(new_id(), OUTPUTS, source_key=f"k{i}")
-    published: list[uuid.UUID] = []
-
-    def flaky(job_id: uuid.UUID) -> None:
-        if published:
-            raise ConnectionError("broker gone")
-        published.append(job_id)
-
-    with pytest.raises(ConnectionError):
-        own_jobs.relay(flaky)
-    assert own_jobs.unsent() == 2
 
 
 def test_a_job_accepted_while_the_broker_is_unreachable_runs_once_the_relay_gets_through(

@@ -384,3 +384,14 @@ def test_with_an_irsa_role_no_storage_keys_are_asked_for_and_none_are_set() -> N
     assert (config["PIXELFLOW_S3_ACCESS_KEY"], config["PIXELFLOW_S3_SECRET_KEY"]) == ("", "")  # over the defaults
     assert "PIXELFLOW_S3_ACCESS_KEY" not in objects[("Secret", "pf-pixelflow-secrets")]["stringData"]
     assert "PIXELFLOW_S3_ACCESS_KEY" not in render()[("ConfigMap", "pf-pixelflow-config")]["data"]  # keys: untouched
+
+
+def test_traces_go_to_the_otlp_endpoint_the_values_name_and_are_off_without_one() -> None:
+    default = render({})[("ConfigMap", "pf-pixelflow-config")]["data"]
+    assert not [k for k in default if k.startswith("OTEL_")]
+    values = {"tracing": {"otlpEndpoint": "http://otel-collector.observability:4318", "sampleRatio": 0.25}}
+    config = render(values)[("ConfigMap", "pf-pixelflow-config")]["data"]
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert (config["OTEL_TRACES_SAMPLER"], config["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.25")
+    with pytest.raises(Exception, match="sampleRatio"):
+        render({"tracing": {"sampleRatio": 2}})

@@ -38,11 +38,11 @@ def test_a_line_names_the_job_and_task_it_is_about_and_dashes_outside_one(lines:
     log.info("after")
     got = lines.getvalue().splitlines()
     assert [line.split(" pixelflow.test.logs ", 1)[1] for line in got] == [
-        "job=- task=- before",
-        "job=0193-job task=task-1 during: Bearer [redacted]",
-        "job=0193-other task=task-2 nested",
-        "job=0193-job task=task-1 after nested",
-        "job=- task=- after",
+        "job=- task=- trace=- before",
+        "job=0193-job task=task-1 trace=- during: Bearer [redacted]",
+        "job=0193-other task=task-2 trace=- nested",
+        "job=0193-job task=task-1 trace=- after nested",
+        "job=- task=- trace=- after",
     ]
 
 
@@ -57,7 +57,7 @@ def test_the_threads_a_step_writes_its_outputs_from_log_for_its_job(lines: io.St
         threads = in_parallel(put, ["a", "b", "c"])
     assert all(t.startswith("pixelflow-io") for t in threads)
     assert sorted(line.split(" pixelflow.test.logs ", 1)[1] for line in lines.getvalue().splitlines()) == [
-        "job=0193-job task=task-1 put a",
-        "job=0193-job task=task-1 put b",
-        "job=0193-job task=task-1 put c",
+        "job=0193-job task=task-1 trace=- put a",
+        "job=0193-job task=task-1 trace=- put b",
+        "job=0193-job task=task-1 trace=- put c",
     ]
