@@ -18,6 +18,8 @@ import signal
 import threading
 import time
 
+from core import tracing
+
 
 class _Delivery(threading.local):
     # Set by the task layer for the message being run: False on a redelivery. Per thread: an I/O worker
@@ -34,6 +36,10 @@ def fire(failpoints: list[str], point: str) -> None:
         action, _, when = rest.partition(":")
         if name != point or (when == "first" and not delivery.first):
             continue
+        if action in ("kill", "exit"):
+            # The spans this process ended are exported first: a test reads the trace up to the death. (A real
+            # SIGKILL loses what the exporter had not sent yet, at most OTEL_BSP_SCHEDULE_DELAY ms of it.)
+            tracing.flush()
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         elif action == "exit":

@@ -55,6 +55,8 @@ def start(settings: Settings | None = None, *, handlers: bool = True) -> Setting
     bind_context()
     if handlers:
         logging.basicConfig(level=settings.log_level, format=FORMAT)
+    # httpx logs every request's whole URL at INFO: a client's webhook or source URL may carry a token there.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     redact.install(settings)
     return settings
 

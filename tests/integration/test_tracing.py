@@ -58,7 +58,11 @@ def test_one_job_is_one_trace_from_the_post_through_the_relay_to_every_step(
                 spans = otlp.trace_of("pixelflow.job_id", job_id)
                 return spans if all(runs(spans, step) for step in STEPS) and len(runs(spans, "fetch")) == 2 else None
 
-            spans = wait_until(traced, 90, "every step's span")
+            try:
+                spans = wait_until(traced, 90, "every step's span")
+            except TimeoutError:
+                seen = sorted({(s.service, s.name) for s in otlp.spans})
+                raise AssertionError(f"spans received: {seen}\nworker: {worker.output()[-3000:]}") from None
             job = httpx.get(f"http://{api.bind}/v1/jobs/{job_id}", headers=headers, timeout=10).json()
         finally:
             api.stop()
