@@ -5,8 +5,8 @@ stateful runs that follow the document's links), over every operation the
 document has, with an admin key of its tenant: no 5xx, and every response --
 status, content type, headers, body -- one the document declares; schema-valid
 requests accepted, invalid ones refused. tests/integration/schemathesis.toml
-names the one narrowing (422s for rules JSON Schema cannot state, on two
-operations). Bounded: a fixed number of examples per operation, one seed.
+names the two narrowings (422s for rules JSON Schema cannot state, on two
+operations; no use-after-free check, a purged job being readable). Bounded: a fixed number of examples per operation, one seed.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ def test_schemathesis_with_every_check_and_stateful_links_finds_nothing(
             f"{served_api}/openapi.json",
             "--checks",
             "all",
+            # DELETE /v1/jobs/{id} deletes a job's images, not its record (schemathesis.toml says why).
+            "--exclude-checks",
+            "use_after_free",
             "--header",
             f"Authorization: Bearer {fuzz_key}",
             "--generation-with-security-parameters",
