@@ -8,10 +8,11 @@ from flask import Flask, Response, request
 
 from app.auth import init_auth
 from app.cli import keys
+from app.dashboard import dashboard_blueprint
 from app.errors import PixelFlowApi
 from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
-from app.resources import health, jobs, uploads, usage, webhook_secrets
+from app.resources import dead_letters, health, jobs, uploads, usage, webhook_secrets
 from app.schemas import OpenApiExtras, document_limits, load_presets
 from app.services import ApiServices
 from config import Settings
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(jobs.blp)
     api.register_blueprint(usage.blp)
     api.register_blueprint(webhook_secrets.blp)
+    api.register_blueprint(dead_letters.blp)
+    app.register_blueprint(dashboard_blueprint(settings))
     document_limits(api.spec, settings)
     app.after_request(security_headers)
     return app

@@ -8,6 +8,7 @@ from apispec import BasePlugin
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from config import Settings, SettingsError
+from core.model import STEPS
 from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS, UPLOAD_CONTENT_TYPES, OutputSpec
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
@@ -267,6 +268,10 @@ class JobSourceSchema(Schema):
 class JobSchema(Schema):
     id = fields.String(required=True, metadata={"description": "UUIDv7: sorts by creation time"})
     status = fields.String(required=True, validate=validate.OneOf(STATUS))
+    steps = fields.List(
+        fields.String(validate=validate.OneOf(STEPS)),
+        metadata={"description": "the steps done so far, in chain order: fetch, validate, transform, upload, notify"},
+    )
     source = fields.Nested(JobSourceSchema, required=True)
     outputs = fields.List(fields.Nested(JobOutputSchema), required=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)
@@ -392,3 +397,18 @@ def document_limits(spec: Any, settings: Settings) -> None:
     job["outputs"]["maxItems"] = settings.max_outputs
     for side in ("width", "height"):
         output[side]["maximum"] = settings.max_output_dimension
+
+
+class DeadLetterSchema(Schema):
+    id = fields.Integer(required=True)
+    job_id = fields.UUID(allow_none=True)
+    task = fields.String(required=True, metadata={"description": "the step whose message was dead-lettered"})
+    reason = fields.String(
+        required=True, metadata={"description": "rejected (a step failed for good) or delivery_limit"}
+    )
+    delivery_count = fields.Integer(allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class DeadLetterListSchema(Schema):
+    items = fields.List(fields.Nested(DeadLetterSchema), required=True)

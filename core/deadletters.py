@@ -23,11 +23,19 @@ class PgDeadLetters(Database):
                 (job_id, task, reason, delivery_count, Jsonb(message)),
             )
 
-    def dead_letters(self, limit: int = 50, include_settled: bool = False) -> list[dict[str, Any]]:
-        """Newest first; only those waiting for an operator unless ``include_settled`` (replayed or dismissed)."""
-        where = "" if include_settled else f"WHERE {PENDING_LETTER}"
-        with self.tx() as cur:
-            cur.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT %s", (limit,))  # noqa: S608
+    def dead_letters(
+        self, limit: int = 50, include_settled: bool = False, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; only those waiting for an operator unless ``include_settled`` (replayed or dismissed);
+        with ``tenant``, only the letters of its jobs."""
+        clauses = [] if include_settled else [PENDING_LETTER]
+        params: list[object] = []
+        if tenant is not None:
+            clauses.append("job_id IN (SELECT id FROM jobs WHERE tenant = %s)")
+            params.append(tenant)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.statement() as cur:
+            cur.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT %s", (*params, limit))  # noqa: S608
             return cur.fetchall()
 
     def dead_letter(self, letter_id: int) -> dict[str, Any] | None:

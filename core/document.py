@@ -22,6 +22,7 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
     return {
         "id": str(job.id),
         "status": job.status,
+        "steps": list(job.steps_done),
         "source": source,
         "outputs": [
             {

@@ -361,9 +361,16 @@ class MemoryJobs:
     def _pending(letter: dict[str, Any]) -> bool:
         return letter["replayed_at"] is None and letter["dismissed_at"] is None
 
-    def dead_letters(self, limit: int = 50, include_settled: bool = False) -> list[dict[str, Any]]:
+    def dead_letters(
+        self, limit: int = 50, include_settled: bool = False, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
         with self._lock:
-            letters = [dict(x) for x in reversed(self._letters) if include_settled or self._pending(x)]
+            letters = [
+                dict(x)
+                for x in reversed(self._letters)
+                if (include_settled or self._pending(x))
+                and (tenant is None or ((job := self._jobs.get(x["job_id"])) is not None and job.tenant == tenant))
+            ]
         return letters[:limit]
 
     def dead_letter(self, letter_id: int) -> dict[str, Any] | None:

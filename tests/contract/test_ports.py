@@ -327,3 +327,14 @@ def test_an_upload_is_in_use_while_a_job_that_keeps_its_images_names_it(store: A
     store.purge(two.id, 0, 0, "request")
     assert store.sources_in_use([shared], besides=one.id) == set()
     assert store.sources_in_use([]) == set()
+
+
+def test_a_tenant_sees_only_the_dead_letters_of_its_own_jobs(store: Any) -> None:
+    mine, theirs = tenant(), tenant()
+    job = store.create(new_id(), OUTPUTS, source_key="k", tenant=mine)
+    other = store.create(new_id(), OUTPUTS, source_key="k", tenant=theirs)
+    store.record_dead_letter(job.id, "pixelflow.upload", "rejected", 1, {})
+    store.record_dead_letter(other.id, "pixelflow.upload", "rejected", 1, {})
+    store.record_dead_letter(None, "pixelflow.fetch", "rejected", 1, {})
+    assert [x["job_id"] for x in store.dead_letters(tenant=mine)] == [job.id]
+    assert [x["job_id"] for x in store.dead_letters(tenant=theirs)] == [other.id]

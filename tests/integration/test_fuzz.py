@@ -6,7 +6,8 @@ document has, with an admin key of its tenant: no 5xx, and every response --
 status, content type, headers, body -- one the document declares; schema-valid
 requests accepted, invalid ones refused. tests/integration/schemathesis.toml
 names the two narrowings (422s for rules JSON Schema cannot state, on two
-operations; no use-after-free check, a purged job being readable). Bounded: a fixed number of examples per operation, one seed.
+operations; no use-after-free check, a purged job being readable). Bounded:
+a fixed number of examples per operation, one seed.
 """
 
 from __future__ import annotations

@@ -110,3 +110,23 @@ def test_operators_create_list_and_revoke_keys_from_the_flask_cli(app: Flask) ->
     key_id = listed.split()[0]
     assert "revoked" in flask("revoke", key_id)
     assert_error(authed(app, secret).get("/v1/jobs"), 401, "unauthorized")
+
+
+def test_an_admin_key_lists_the_dead_letters_of_its_tenants_jobs_only(
+    app: Flask, keys: KeyStore, client: FlaskClient, other: FlaskClient, tenant: str
+) -> None:
+    key = upload(client, images.jpeg(64, 64))
+    job_id = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]}).json[
+        "id"
+    ]
+    store = app.extensions["pixelflow"].jobs
+    store.record_dead_letter(uuid.UUID(job_id), "pixelflow.upload", "rejected", 1, {"body": "…"})
+    admin = authed(app, keys.create(tenant, "ops", "admin")[1])
+    letters = admin.get("/v1/dead-letters")
+    assert letters.status_code == 200, letters.json
+    assert [(x["job_id"], x["task"], x["reason"]) for x in letters.json["items"]] == [
+        (job_id, "pixelflow.upload", "rejected")
+    ]
+    assert_error(client.get("/v1/dead-letters"), 403, "forbidden")  # a write key
+    other_admin = authed(app, keys.create(f"other-{secrets.token_hex(4)}", "ops", "admin")[1])
+    assert other_admin.get("/v1/dead-letters").json["items"] == []
