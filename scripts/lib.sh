@@ -71,6 +71,12 @@ start_s3() {
   NANIO_ACCESS_KEY=$PIXELFLOW_S3_ACCESS_KEY NANIO_SECRET_KEY=$PIXELFLOW_S3_SECRET_KEY \
     start s3 nanio serve --data-dir "$RUN/s3-data" --host "$host" --port "$port" --no-access-log
   wait_port "$host" "$port" 20
+  # The dashboard's browser PUTs uploads to presigned URLs: nanio answers no CORS, so clients get a front that
+  # does, for the API's origin (tests/support/cors.py); AWS S3, MinIO and SeaweedFS take a CORS rule instead.
+  local front=${PIXELFLOW_S3_CORS_PORT:-9001}
+  start s3-cors "$PY" -m tests.support.cors "$PIXELFLOW_S3_ENDPOINT" "http://$API_BIND" "$front"
+  wait_port 127.0.0.1 "$front" 20
+  export PIXELFLOW_S3_PUBLIC_ENDPOINT="127.0.0.1:$front"
 }
 
 # wait_port HOST PORT SECONDS: until a TCP connection succeeds.

@@ -26,6 +26,7 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "PIXELFLOW_RUN_DIR": str(tmp_path / "run"),
         "PIXELFLOW_API_BIND": f"127.0.0.1:{free_port()}",
         "PIXELFLOW_S3_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "PIXELFLOW_S3_CORS_PORT": str(free_port()),
         "PIXELFLOW_S3_BUCKET": "pixelflow-demo",
         "PIXELFLOW_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "PIXELFLOW_QUEUE": queue,

@@ -1,5 +1,8 @@
 """A CORS front for the local S3 server (nanio answers no CORS): what a browser needs to PUT to a presigned URL.
 
+``python -m tests.support.cors UPSTREAM ORIGIN PORT``: make run and make demo
+put one before the local S3 server for the dashboard (scripts/lib.sh).
+
 Every request is passed through as it came, Host header included (the
 presigned signature covers the host the client called, this one); answers
 get Access-Control-Allow-Origin for the one origin allowed, and a preflight
@@ -63,8 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
 class CorsFront(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: tuple[str, int], origin: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, upstream: tuple[str, int], origin: str, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.upstream = upstream
         self.origin = origin
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
@@ -80,3 +83,11 @@ class CorsFront(ThreadingHTTPServer):
     def __exit__(self, *_: object) -> None:
         self.shutdown()
         self.server_close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    upstream_host, _, upstream_port = sys.argv[1].partition(":")
+    front = CorsFront((upstream_host, int(upstream_port)), sys.argv[2], int(sys.argv[3]))
+    front.serve_forever()
