@@ -8,11 +8,11 @@ from apispec import BasePlugin
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from config import Settings, SettingsError
-from core.model import STEPS
+from core.model import STEPS, JobStatus
 from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS, UPLOAD_CONTENT_TYPES, OutputSpec
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
-STATUS = ("queued", "processing", "succeeded", "failed", "canceled")
+STATUS = tuple(JobStatus)
 
 
 class StrictSchema(Schema):

@@ -23,6 +23,7 @@ import click
 
 from config import get_settings
 from core.jobstore import JobStore
+from core.model import UNFINISHED, JobStatus
 
 
 @contextmanager
@@ -84,7 +85,7 @@ def dlq_replay(letter_id: int) -> None:
         job = jobs.get(letter["job_id"])
         if job is None:
             raise click.ClickException(f"job {letter['job_id']} is gone; {dismiss}")
-        if job.status in ("queued", "processing"):
+        if job.status in UNFINISHED:
             raise click.ClickException(f"job {job.id} is {job.status}: it runs (or the sweeper ends it); try later")
         if letter["task"] == "pixelflow.notify":
             if "notify" in job.steps_done:
@@ -95,7 +96,7 @@ def dlq_replay(letter_id: int) -> None:
             jobs.mark_replayed(letter_id)
             click.echo(f"job {job.id}: notification sent again")
             return
-        if job.status == "succeeded" or not jobs.retry(job.id):
+        if job.status == JobStatus.SUCCEEDED or not jobs.retry(job.id):
             raise click.ClickException(f"job {job.id} is {job.status}; {dismiss}")
         jobs.mark_replayed(letter_id)
     click.echo(f"job {letter['job_id']} queued again")

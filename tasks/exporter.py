@@ -38,6 +38,7 @@ from core import logs
 from core.db import Database
 from core.deadletters import PENDING_LETTER
 from core.errors import DatabaseUnavailable
+from core.model import JobStatus
 from tasks.celery_app import app
 from tasks.topology import transform_queue
 
@@ -65,7 +66,7 @@ def backlog(db: Database) -> dict[str, Any]:
     return {
         "outbox_unsent": int(outbox["n"]),
         "outbox_oldest_seconds": float(outbox["age"]),
-        "jobs": {status: unfinished.get(status, (0, 0.0)) for status in ("queued", "processing")},
+        "jobs": {str(status): unfinished.get(status, (0, 0.0)) for status in (JobStatus.QUEUED, JobStatus.PROCESSING)},
         "dead_letters": int(letters["n"]),
     }
 

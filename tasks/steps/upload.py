@@ -45,7 +45,7 @@ def upload(svc: Services, job_id: uuid.UUID) -> bool:
     in_parallel(lambda pair: svc.store.copy(*pair), copies)
     failpoints.fire(svc.settings.failpoints, "upload.before-commit")
     if svc.jobs.succeed(job_id, keys):
-        metrics.job_finished("succeeded")
+        metrics.job_finished(JobStatus.SUCCEEDED)
         staged = [source for source, _ in copies]
         if job.source_url:
             staged.append(staged_source_key(job_id))

@@ -4,30 +4,13 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from flask.testing import FlaskClient
 
 from config import Settings
 from tests import images
+from tests.support.api import assert_error, upload
 from tests.support.stack import free_port
-
-
-def upload(client: FlaskClient, data: bytes, content_type: str = "image/jpeg", name: str = "a.jpg") -> str:
-    slot = client.post("/v1/uploads", json={"content_type": content_type, "file_name": name})
-    assert slot.status_code == 201, slot.json
-    body = slot.json
-    assert body is not None
-    response = httpx.put(body["url"], content=data, headers=body["headers"])
-    assert response.status_code == 200
-    return str(body["key"])
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.json
-    body = response.json
-    assert body["code"] == code and body["status"] == status and body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 def test_an_upload_slot_is_a_presigned_put_under_a_server_chosen_key(client: FlaskClient) -> None:

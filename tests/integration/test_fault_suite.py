@@ -32,7 +32,7 @@ from core.migrations import upgrade
 from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
-from tests.integration.test_api import upload
+from tests.support.api import upload
 from tests.support.stack import ROOT, BrokerNode, PgCluster, wait_until
 
 

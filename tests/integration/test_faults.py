@@ -27,8 +27,7 @@ from tasks.exporter import backlog
 from tasks.topology import delete_all
 from tests import images
 from tests.integration.conftest import RecordingServer
-from tests.integration.test_api import upload
-from tests.integration.test_pipeline import run_job
+from tests.support.api import run_job, upload
 from tests.support.stack import Relay, Worker, cli, wait_until
 
 Stack = Callable[..., Worker]

@@ -27,7 +27,7 @@ from config import Settings
 from core.keystore import KeyStore
 from tests import images
 from tests.integration.conftest import authed
-from tests.integration.test_api import upload
+from tests.support.api import upload
 from tests.support.database import fresh_database
 
 EXAMPLES = 25

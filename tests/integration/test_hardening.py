@@ -20,8 +20,7 @@ from config import Settings
 from tests import images
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.conftest import ROOT, RecordingServer, Worker, authed, wait_until
-from tests.integration.test_api import assert_error, upload
-from tests.integration.test_pipeline import run_job
+from tests.support.api import assert_error, run_job, upload
 
 
 @pytest.fixture()

@@ -13,8 +13,7 @@ from PIL import Image
 
 from tests import images
 from tests.integration.conftest import Worker
-from tests.integration.test_api import upload
-from tests.integration.test_pipeline import run_job
+from tests.support.api import run_job, upload
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -35,8 +35,8 @@ from core.migrations import upgrade
 from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
-from tests.integration.test_api import upload
 from tests.support import netbed, netns
+from tests.support.api import upload
 from tests.support.forwarder import Forwarder
 from tests.support.stack import BIN, Api, Process, Relay, Worker, free_port, wait_until
 

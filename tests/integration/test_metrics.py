@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from prometheus_client.mmap_dict import MmapedDict
 
 from tests import images
-from tests.integration.test_api import upload
+from tests.support.api import upload
 from tests.support.stack import Api, free_port
 
 

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config import Settings
 from tests import images
 from tests.conftest import RUN_ID
-from tests.integration.test_api import upload
+from tests.support.api import upload
 from tests.support.stack import BIN, ROOT, Exporter, Process, Worker, free_port, listening, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -9,20 +9,7 @@ from flask.testing import FlaskClient
 
 from tests import images
 from tests.integration.conftest import RecordingServer, Worker, wait_until
-from tests.integration.test_api import upload
-
-
-def run_job(client: FlaskClient, spec: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
-    created = client.post("/v1/jobs", json=spec)
-    assert created.status_code == 202, created.json
-    job_id = created.json["id"]
-
-    def ended() -> dict[str, Any] | None:
-        job = client.get(f"/v1/jobs/{job_id}").json
-        return job if job["status"] in ("succeeded", "failed") else None
-
-    return wait_until(ended, timeout, f"job {job_id} to end", interval=0.2)
-
+from tests.support.api import run_job, upload
 
 OUTPUTS = [
     {"name": "thumb", "format": "webp", "width": 200},

@@ -20,8 +20,7 @@ from core.objectstore import S3ObjectStore
 from core.spec import OutputSpec, upload_prefix
 from tests import images
 from tests.integration import faultkit
-from tests.integration.test_api import assert_error, upload
-from tests.integration.test_pipeline import run_job
+from tests.support.api import assert_error, run_job, upload
 from tests.support.database import fresh_database, named
 from tests.support.stack import Relay, Worker, wait_until
 

@@ -18,7 +18,7 @@ from core.spec import OutputSpec
 from tasks.topology import delete_all
 from tests import images
 from tests.integration.conftest import Worker
-from tests.integration.test_api import upload
+from tests.support.api import upload
 from tests.support.stack import Relay, free_port, wait_until
 
 OUTPUTS = [OutputSpec("a", "png")]

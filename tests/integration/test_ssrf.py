@@ -26,7 +26,7 @@ from core.errors import SourceForbidden, TooManyRedirects
 from core.urlguard import guarded_client
 from tasks.steps.fetch import MAX_REDIRECTS, download
 from tests.integration.conftest import RecordingServer, Worker
-from tests.integration.test_pipeline import run_job
+from tests.support.api import run_job
 from tests.unit.core.test_urlguard import REFUSED_LITERALS
 
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from core.keystore import KeyStore
 from tests import images
 from tests.integration.conftest import authed
-from tests.integration.test_api import assert_error, upload
+from tests.support.api import assert_error, upload
 from tests.support.stack import cli
 
 

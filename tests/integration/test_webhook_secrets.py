@@ -12,8 +12,7 @@ from core.keystore import KeyStore
 from core.webhooksecrets import MAX_PER_TENANT
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.conftest import RecordingServer, Worker, authed, wait_until
-from tests.integration.test_api import assert_error
-from tests.integration.test_webhooks import job_with_hook, posts
+from tests.support.api import assert_error, job_with_hook, posts
 
 
 def tenant_client(app: Flask, tenant: str | None = None, scope: str = "admin") -> FlaskClient:

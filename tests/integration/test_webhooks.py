@@ -9,20 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from core import webhooks
-from tests import images
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.conftest import RecordingServer, Worker, wait_until
-from tests.integration.test_api import upload
-from tests.integration.test_pipeline import run_job
-
-
-def posts(peer: RecordingServer, path: str) -> list[tuple[str, str, dict[str, str], bytes]]:
-    return [r for r in peer.requests if r[0] == "POST" and r[1] == path]
-
-
-def job_with_hook(client: FlaskClient, url: str) -> dict[str, Any]:
-    key = upload(client, images.jpeg(120, 80))
-    return run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}], "webhook_url": url})
+from tests.support.api import job_with_hook, posts
 
 
 def test_a_webhook_is_signed_and_verifiable_by_the_receiver(
