@@ -202,3 +202,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
     }
   }
 }
+
+# The dashboard's browser PUTs an upload to its presigned URL and shows the results: cross-origin requests.
+resource "aws_s3_bucket_cors_configuration" "images" {
+  count  = length(var.dashboard_origins) > 0 ? 1 : 0
+  bucket = aws_s3_bucket.images.id
+  cors_rule {
+    allowed_methods = ["PUT", "GET", "HEAD"]
+    allowed_origins = var.dashboard_origins
+    allowed_headers = ["content-type"]
+    max_age_seconds = 600
+  }
+}

@@ -89,6 +89,12 @@ variable "retention_days" {
   }
 }
 
+variable "dashboard_origins" {
+  description = "Origins the dashboard is served from (https://images.example.com): the bucket lets their browsers PUT uploads to presigned URLs and GET results (CORS). Empty: no browser access."
+  type        = list(string)
+  default     = []
+}
+
 variable "image_repository" {
   description = "The PixelFlow image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/pixelflow."
   type        = string
