@@ -13,14 +13,14 @@ import dataclasses
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import redact, tracing
 from core.errors import IdempotencyKeyReused, StorageUnavailable
 from core.model import UNFINISHED, Job, JobStatus, Output
-from core.ports import ObjectInfo
+from core.ports import ObjectInfo, Publish
 from core.spec import OutputSpec
 
 __all__ = ["MemoryJobs", "MemoryObjectStore", "MemorySecrets"]
@@ -324,7 +324,7 @@ class MemoryJobs:
 
     # Outbox
 
-    def relay(self, publish: Callable[[uuid.UUID, str | None], None], limit: int = 200) -> int:
+    def relay(self, publish: Publish, limit: int = 200) -> int:
         with self._lock:
             batch = self._outbox[:limit]
             for job_id, traceparent in batch:

@@ -7,17 +7,11 @@ blocks on the broker and a job accepted while RabbitMQ is down is not lost.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-
 from core.db import Database
+from core.ports import Publish
 
 OUTBOX_CHANNEL = "pixelflow_outbox"
 """NOTIFY channel: a new row wakes the relay at once."""
-
-
-Publish = Callable[[uuid.UUID, str | None], None]
-"""Sends a job's chain: its id, and the trace it was created in (a W3C traceparent, or None)."""
 
 
 class PgOutbox(Database):

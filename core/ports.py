@@ -131,10 +131,14 @@ class Usage(Protocol):
         ...
 
 
+Publish = Callable[[uuid.UUID, str | None], None]
+"""Sends a job's chain: its id, and the trace it was created in (a W3C traceparent, or None)."""
+
+
 class Outbox(Protocol):
     """Jobs waiting to be sent to the workers; several relays may drain it side by side."""
 
-    def relay(self, publish: Callable[[uuid.UUID, str | None], None], limit: int = 200) -> int:
+    def relay(self, publish: Publish, limit: int = 200) -> int:
         """Hand up to ``limit`` waiting jobs to ``publish`` (id, and the traceparent they were created in),
         oldest first; if it raises, they all stay waiting."""
         ...
