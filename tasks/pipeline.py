@@ -81,9 +81,9 @@ class StepTask(Task):  # type: ignore[misc]
     def run_step(self, step: Step, job_id: str) -> None:
         svc = services()
         step_name = self.name.rsplit(".", 1)[-1]
-        failpoints.delivery.first = not (self.request.delivery_info or {}).get("redelivered", False)
-        jid = uuid.UUID(job_id)
         redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        failpoints.delivery.first = not redelivered
+        jid = uuid.UUID(job_id)
         tracing.annotate(job_id=job_id, step=step_name, retries=self.request.retries, redelivered=redelivered)
         started = time.perf_counter()
         result: bool | BaseException
