@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pixelflow"] = services
     init_metrics(app)  # first: its timer starts before auth and limits run
     tracing.instrument_app(app)
-    init_auth(app, KeyStore(services.jobs))
+    init_auth(app, KeyStore(services.jobs), settings.api_key_cache_seconds)
     init_rate_limits(app, settings)  # after auth: limits count per tenant
     app.cli.add_command(keys)
     api = PixelFlowApi(app, spec_kwargs={"extra_plugins": [OpenApiExtras()]})

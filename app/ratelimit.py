@@ -6,6 +6,12 @@ headers; other answers of a limited route carry X-RateLimit-* only
 unreachable, each API process falls back to counting in its own memory
 (the same limits per process) rather than refusing work or letting it
 through unlimited.
+
+The strategy is limits' sliding window counter: the current window's count
+plus the previous window's, weighted by how much of it still overlaps, so a
+tenant cannot spend two windows' worth in the seconds around a boundary. It
+costs two Redis round trips a request (the hit and the headers' window),
+where a fixed window costs three (the hit, the count, the expiry).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> None:
     app.config.update(
         RATELIMIT_STORAGE_URI=settings.redis_url,
         RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        RATELIMIT_STRATEGY="fixed-window",
+        RATELIMIT_STRATEGY="sliding-window-counter",
         RATELIMIT_KEY_PREFIX=f"pixelflow-{settings.queue}",
         PIXELFLOW_RATE_LIMIT_JOBS=settings.rate_limit_jobs,
         PIXELFLOW_RATE_LIMIT_UPLOADS=settings.rate_limit_uploads,

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     rate_limit_jobs: str = "600/minute"
     rate_limit_uploads: str = "600/minute"
 
+    # An API process keeps a key it has looked up for this many seconds, so a request costs no PostgreSQL round
+    # trip to authenticate: a revoked key is refused by every API process within this time. 0: look up every time.
+    api_key_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5
+
     # Object storage (S3 API).
     s3_endpoint: str = "127.0.0.1:9000"
     s3_public_endpoint: str = ""

@@ -1,12 +1,19 @@
-"""The rules a new job must meet, apart from HTTP: presets, limits, addresses, ownership, the upload itself.
+"""The rules a new job must meet, apart from HTTP: presets, limits, addresses, ownership.
 
 The API's view parses the body (its schema checks each field's shape) and
 hands the request here; what is refused is a PixelFlowError with a stable
 code, which the view answers as it answers every other.
 
-Round trips: one HEAD per uploaded object the job names (its source, each
-image watermark), then the job's one INSERT. A URL is judged by its address
-here and by its resolved addresses when a worker fetches it.
+Round trips: the job's one INSERT, nothing else. What only storage can tell
+(that an upload is there, its size, its stored content type; that a
+watermark image is there) is checked by the worker, which reads the object
+anyway: fetch HEADs the source, transform reads each watermark. A job that
+names a missing upload is accepted and fails with the same code
+(``source_not_found``, ``source_too_large``, ``unsupported_format``,
+``watermark_not_found``), like a URL that answers 404. So accepting a job
+costs no storage round trip and goes on while storage is down. A URL is
+judged by its address here and by its resolved addresses when a worker
+fetches it.
 """
 
 from __future__ import annotations
@@ -16,17 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from config import Settings
-from core.errors import (
-    InvalidRequest,
-    SourceForbidden,
-    SourceNotFound,
-    SourceTooLarge,
-    UnsupportedFormat,
-    WatermarkNotFound,
-)
+from core.errors import InvalidRequest, SourceForbidden, SourceNotFound, WatermarkNotFound
 from core.model import Job
-from core.ports import Jobs, ObjectStore
-from core.spec import UPLOAD_CONTENT_TYPES, OutputSpec, upload_prefix
+from core.ports import Jobs
+from core.spec import OutputSpec, upload_prefix
 from core.urlguard import check_url
 
 
@@ -50,10 +50,9 @@ def submit_job(
     settings: Settings,
     presets: Mapping[str, Sequence[OutputSpec]],
     jobs: Jobs,
-    store: ObjectStore,
     job_id: uuid.UUID,
 ) -> Job:
-    """Check the request against the deployment's rules and the tenant's uploads, then create the job.
+    """Check the request against the deployment's rules, then create the job.
 
     The job and its outbox row commit together; the relay publishes the chain.
     A repeated Idempotency-Key returns the earlier job (``Job.replayed``).
@@ -66,16 +65,13 @@ def submit_job(
                 check_url(url, settings.fetch_allow)
             except SourceForbidden as exc:
                 raise SourceForbidden(f"{name}: {exc.message}") from None
+    # A tenant's uploads are under its own prefix: anything else is not its upload, whether or not it exists.
     owned = upload_prefix(tenant)
-    if request.source_key is not None:
-        _check_upload(request.source_key, owned, settings, store)
+    if request.source_key is not None and not request.source_key.startswith(owned):
+        raise SourceNotFound(f"nothing was uploaded at {request.source_key!r}")
     for key in sorted({s.watermark.image_key for s in outputs if s.watermark and s.watermark.image_key}):
         if not key.startswith(owned):
             raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}")
-        try:
-            store.head(key)
-        except FileNotFoundError:
-            raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}") from None
     return jobs.create(
         job_id,
         outputs,
@@ -108,22 +104,3 @@ def _outputs(request: JobRequest, settings: Settings, presets: Mapping[str, Sequ
         if max(o.width or 0, o.height or 0) > settings.max_output_dimension:
             raise InvalidRequest(f"output {o.name!r} is larger than {settings.max_output_dimension} px")
     return outputs
-
-
-def _check_upload(key: str, owned: str, settings: Settings, store: ObjectStore) -> None:
-    """The source is the tenant's own upload, there, of an image content type and within the size limit."""
-    if not key.startswith(owned):
-        raise SourceNotFound(f"nothing was uploaded at {key!r}")
-    try:
-        stored = store.head(key)
-    except FileNotFoundError:
-        raise SourceNotFound(f"nothing was uploaded at {key!r}") from None
-    # What the upload slot bound but the storage did not enforce: the size and an image content type.
-    if stored.size > settings.max_source_bytes:
-        raise SourceTooLarge(f"the source is {stored.size} bytes; the limit is {settings.max_source_bytes}")
-    content_type = stored.content_type.split(";")[0].strip().lower()
-    if content_type not in UPLOAD_CONTENT_TYPES:
-        raise UnsupportedFormat(
-            f"the upload was stored as {content_type or 'no content type'!r}; send it with the image"
-            " content type its upload slot declared"
-        )

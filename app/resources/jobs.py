@@ -74,7 +74,7 @@ class Jobs(MethodView):
             placeholder=body["placeholder"],
             idempotency=_idempotency(),
         )
-        job = submit_job(tenant(), job_request, svc.settings, svc.presets, svc.jobs, svc.store, new_id())
+        job = submit_job(tenant(), job_request, svc.settings, svc.presets, svc.jobs, new_id())
         if job.replayed:
             return job_document(job, svc.store, svc.result_url_ttl), 202, {"Idempotent-Replayed": "true"}
         JOBS_ACCEPTED.labels("new").inc()

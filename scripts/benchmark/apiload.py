@@ -1,8 +1,10 @@
 """Job creation under load, from a separate process (hey) on loopback.
 
 The workers are stopped meanwhile, so that only the API path is measured:
-validate the body, HEAD the source in S3, INSERT the job, publish the chain
-to RabbitMQ with a publisher confirm. The queued jobs are purged after.
+the key (kept by the process after its first lookup), the tenant's rate
+limit (two Redis round trips), the body, the INSERT of the job and its
+outbox row; the relay publishes each chain to RabbitMQ with a publisher
+confirm. The queued jobs are purged after.
 """
 
 from __future__ import annotations

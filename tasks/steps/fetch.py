@@ -1,6 +1,8 @@
 """fetch: bring the source into the pipeline.
 
-An uploaded key is checked (it exists, its size is within the limit). A URL
+An uploaded key is checked (it exists, its size is within the limit, it was
+stored with an image content type: what a presigned PUT cannot make every
+storage enforce); the API accepted the job without asking storage. A URL
 is downloaded into staging through the address guard (core/urlguard.py: the
 connection goes to the address that was checked, every redirect too), with a
 timeout and a byte limit enforced while streaming.
@@ -13,9 +15,16 @@ from urllib.parse import urljoin
 
 import httpx
 
-from core.errors import SourceForbidden, SourceNotFound, SourceTooLarge, SourceUnavailable, TooManyRedirects
+from core.errors import (
+    SourceForbidden,
+    SourceNotFound,
+    SourceTooLarge,
+    SourceUnavailable,
+    TooManyRedirects,
+    UnsupportedFormat,
+)
 from core.ports import Services
-from core.spec import staged_source_key
+from core.spec import UPLOAD_CONTENT_TYPES, staged_source_key
 from core.urlguard import check_url, guarded_client
 from tasks.steps.common import already_done, processing_job
 
@@ -40,9 +49,16 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
     limit = svc.settings.max_source_bytes
     if job.source_key:
         try:
-            size = svc.store.head(job.source_key).size
+            stored = svc.store.head(job.source_key)
         except FileNotFoundError:
-            raise SourceNotFound(f"no uploaded object at {job.source_key!r}") from None
+            raise SourceNotFound(f"nothing was uploaded at {job.source_key!r}") from None
+        size = stored.size
+        content_type = stored.content_type.split(";")[0].strip().lower()
+        if content_type not in UPLOAD_CONTENT_TYPES:
+            raise UnsupportedFormat(
+                f"the upload was stored as {content_type or 'no content type'!r}; send it with the image"
+                " content type its upload slot declared"
+            )
     else:
         assert job.source_url is not None
         data = download(job.source_url, limit, svc.settings.fetch_timeout, svc.settings.fetch_allow)

@@ -20,20 +20,13 @@ from config import Settings
 from tests import images
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.conftest import ROOT, RecordingServer, Worker, authed, wait_until
-from tests.support.api import assert_error, run_job, upload
+from tests.support.api import run_job, upload
 
 
 @pytest.fixture()
 def strict_app(services_up: None, settings: Settings) -> Iterator[Flask]:
     """The API with a 1-second upload expiry."""
     yield from app_with(settings, upload_url_ttl=1)
-
-
-@pytest.fixture()
-def small_limit_app(services_up: None, settings: Settings) -> Iterator[Flask]:
-    """The API with a 20 kB source limit, and the usual upload expiry: a 1-second one can lapse before the PUT
-    (the signature's time has whole seconds), which is another test."""
-    yield from app_with(settings, max_source_bytes=20_000)
 
 
 def app_with(settings: Settings, **changes: object) -> Iterator[Flask]:
@@ -45,30 +38,30 @@ def app_with(settings: Settings, **changes: object) -> Iterator[Flask]:
     flask_app.extensions["pixelflow"].jobs.close()
 
 
-def test_an_expired_upload_url_is_refused_by_the_storage(strict_app: Flask, api_key: str) -> None:
+def test_an_expired_upload_url_is_refused_by_the_storage(strict_app: Flask, api_key: str, worker: Worker) -> None:
     client = authed(strict_app, api_key)
     slot = client.post("/v1/uploads", json={"content_type": "image/png", "file_name": "late.png"}).json
     time.sleep(2.1)
     late = httpx.put(slot["url"], content=images.png_with_alpha(20, 20), headers=slot["headers"])
     assert late.status_code == 403 and b"expired" in late.content.lower()
-    # Nothing was stored, so nothing can be processed.
-    response = client.post(
-        "/v1/jobs", json={"source": {"key": slot["key"]}, "outputs": [{"name": "a", "format": "png"}]}
-    )
-    assert_error(response, 422, "source_not_found")
+    # Nothing was stored, so nothing can be processed: the job is accepted (the API asks storage nothing) and
+    # fetch fails it, as it fails a URL that answers 404.
+    job = run_job(client, {"source": {"key": slot["key"]}, "outputs": [{"name": "a", "format": "png"}]})
+    assert job["status"] == "failed" and job["error"]["code"] == "source_not_found"
+    assert job["error"]["message"] == f"nothing was uploaded at {slot['key']!r}"
+    assert "fetch" not in job["steps"], job["steps"]  # the chain's first step failed it
 
 
-def test_an_oversized_upload_is_refused_before_a_job_is_accepted(small_limit_app: Flask, api_key: str) -> None:
-    client = authed(small_limit_app, api_key)
+def test_an_oversized_upload_fails_its_job_before_a_byte_is_read(client: FlaskClient, stack: Any) -> None:
+    stack.relay()
+    stack.worker(PIXELFLOW_MAX_SOURCE_BYTES="20000")
     data = images.png_with_alpha(400, 400)
     assert len(data) > 20_000
     key = upload(client, data, "image/png", "big.png")
-    before = [j["id"] for j in client.get("/v1/jobs?limit=100").json["items"]]
-    response = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]})
-    body = assert_error(response, 422, "source_too_large")
-    assert str(len(data)) in body["message"] and "20000" in body["message"]
-    # No job was made (the ids only: earlier tests' jobs may still be moving between states).
-    assert [j["id"] for j in client.get("/v1/jobs?limit=100").json["items"]] == before
+    job = run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]})
+    assert job["status"] == "failed" and job["error"]["code"] == "source_too_large"
+    assert str(len(data)) in job["error"]["message"] and "20000" in job["error"]["message"]
+    assert [o["key"] for o in job["outputs"]] == [None]  # nothing was rendered
 
 
 @pytest.mark.parametrize("path", ["/v1/jobs", "/v1/jobs/nope", "/healthz", "/openapi.json"])
@@ -178,12 +171,11 @@ def test_a_password_in_a_source_url_is_not_repeated_in_the_jobs_error(
     assert "images:[redacted]@" in job["error"]["message"] and "source-password-9" not in job["error"]["message"]
 
 
-def test_an_upload_stored_with_another_content_type_is_refused_before_a_job_is_accepted(client: FlaskClient) -> None:
+def test_an_upload_stored_with_another_content_type_fails_its_job_at_fetch(client: FlaskClient, worker: Worker) -> None:
     slot = client.post("/v1/uploads", json={"content_type": "image/png", "file_name": "page.png"}).json
     stored = httpx.put(slot["url"], content=b"<html><script>alert(1)</script>", headers={"Content-Type": "text/html"})
-    assert stored.status_code == 200  # a presigned PUT does not bind the header; the API checks it instead
-    response = client.post(
-        "/v1/jobs", json={"source": {"key": slot["key"]}, "outputs": [{"name": "a", "format": "png"}]}
-    )
-    body = assert_error(response, 422, "unsupported_format")
-    assert "text/html" in body["message"]
+    assert stored.status_code == 200  # a presigned PUT does not bind the header; fetch checks it instead
+    job = run_job(client, {"source": {"key": slot["key"]}, "outputs": [{"name": "a", "format": "png"}]})
+    assert job["status"] == "failed" and job["error"]["code"] == "unsupported_format"
+    assert "text/html" in job["error"]["message"]
+    assert "fetch" not in job["steps"], job["steps"]  # the chain's first step failed it

@@ -24,6 +24,7 @@ from core.errors import (
     SourceNotFound,
     SourceTooLarge,
     StorageUnavailable,
+    UnsupportedFormat,
     WatermarkNotFound,
     WebhookRejected,
     WebhookUnavailable,
@@ -118,13 +119,22 @@ def test_a_canceled_job_stops_at_the_next_step_and_its_written_outputs_are_remov
     assert job is not None and job.status == JobStatus.CANCELED and "notify" in job.steps_done
 
 
-def test_fetch_refuses_a_missing_or_oversized_upload(svc: Services) -> None:
+def test_fetch_refuses_a_missing_oversized_or_non_image_upload(svc: Services) -> None:
+    # The API accepts a job without asking storage (core/submission.py): fetch's HEAD is the check.
     job_id = svc.jobs.create(new_id(), OUTPUTS, source_key=f"{upload_prefix(TENANT)}gone.jpg", tenant=TENANT).id
-    with pytest.raises(SourceNotFound):
+    with pytest.raises(SourceNotFound, match="nothing was uploaded at"):
         fetch(svc, job_id)
     small = Services(svc.settings.model_copy(update={"max_source_bytes": 100}), svc.jobs, svc.store, svc.secrets)
     with pytest.raises(SourceTooLarge, match="limit is 100"):
         fetch(small, new_job(small))
+    key = uploaded(svc, b"%PDF-1.7", "doc.pdf", "application/pdf")
+    pdf = svc.jobs.create(new_id(), OUTPUTS, source_key=key, tenant=TENANT).id
+    with pytest.raises(UnsupportedFormat, match="stored as 'application/pdf'"):
+        fetch(svc, pdf)
+    for stored in ("image/png", "IMAGE/JPEG; charset=binary"):  # any image type: the format is read from the bytes
+        assert fetch(
+            svc, svc.jobs.create(new_id(), OUTPUTS, source_key=uploaded(svc, b"x", "a", stored), tenant=TENANT).id
+        )
 
 
 def test_validate_reads_the_bytes_not_the_name_and_applies_the_limits(svc: Services) -> None:
