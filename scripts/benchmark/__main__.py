@@ -176,6 +176,11 @@ def main() -> None:
         help="the worker host's processes in the remote section (split: worker-io + worker-transform, the default;"
         " single: one worker for every step); repeat for both",
     )
+    parser.add_argument(
+        "--api-baseline",
+        metavar="REVISION",
+        help="also run the API of this git revision in turns with this one at saturation (job creation's ratio)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     sources = corpus.build(CACHE)
@@ -211,7 +216,12 @@ def main() -> None:
             print("remote: done", file=sys.stderr, flush=True)
         if "api" not in args.skip:
             results["api"] = apiload.measure(
-                stack, keys["jpeg-2mp"][0], seconds=30 if args.long else 10, fixed_rate=500
+                stack,
+                keys["jpeg-2mp"][0],
+                seconds=30 if args.long else 10,
+                fixed_rate=500,
+                baseline=args.api_baseline,
+                rounds=7 if args.long else 5,
             )
             print("api: done", file=sys.stderr, flush=True)
         if "memory" not in args.skip:

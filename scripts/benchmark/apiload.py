@@ -5,6 +5,11 @@ the key (kept by the process after its first lookup), the tenant's rate
 limit (two Redis round trips), the body, the INSERT of the job and its
 outbox row; the relay publishes each chain to RabbitMQ with a publisher
 confirm. The queued jobs are purged after.
+
+With a baseline (``make bench BENCH_ARGS="--api-baseline <git revision>"``)
+the API of that revision, checked out beside this one, takes turns with this
+one at saturation, round after round on the same stack, so that the
+machine's drift costs both alike: the ratio of their medians is the figure.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import json
 import re
 import resource
 import shutil
+import statistics
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import cpu
 from scripts.benchmark.stack import BenchStack
+from tests.support.stack import ROOT, Api, free_port
 
 
 def hey(
@@ -46,7 +54,9 @@ def hey(
     }
 
 
-def measure(stack: BenchStack, key: str, seconds: int, fixed_rate: int) -> dict[str, Any]:
+def measure(
+    stack: BenchStack, key: str, seconds: int, fixed_rate: int, baseline: str | None = None, rounds: int = 5
+) -> dict[str, Any]:
     if not shutil.which("hey"):
         raise RuntimeError("hey is not installed (apt-get install hey)")
     body = stack.run_dir / "job.json"
@@ -57,12 +67,59 @@ def measure(stack: BenchStack, key: str, seconds: int, fixed_rate: int) -> dict[
         concurrency = 20
         fixed = hey(url, str(body), seconds, concurrency, fixed_rate / concurrency, stack.api_key)
         fixed["target_rate_per_s"] = fixed_rate
+        _purge(stack)
         saturated = hey(url, str(body), seconds, 64, None, stack.api_key)
+        _purge(stack)
+        result = {"fixed_rate": fixed, "saturation": saturated}
+        if baseline:
+            result["side_by_side"] = side_by_side(stack, body, baseline, rounds, seconds)
     finally:
-        from kombu import Connection
-
-        with Connection(stack.settings.broker_url) as conn:
-            conn.default_channel.queue_purge(stack.settings.queue)
+        _purge(stack)
         stack.worker = stack.new_worker()
         stack.worker.start()
-    return {"fixed_rate": fixed, "saturation": saturated}
+    return result
+
+
+def side_by_side(stack: BenchStack, body: Path, revision: str, rounds: int, seconds: int) -> dict[str, Any]:
+    """This API and the one of ``revision``, in turns at saturation (64 connections), each on a port of its own."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    tree = ROOT / ".cache" / "bench" / f"baseline-{sha[:12]}"
+    if not (tree / "app").is_dir():
+        subprocess.run(["git", "worktree", "add", "--force", "--detach", str(tree), sha], cwd=ROOT, check=True)
+    roots = {"baseline": tree, "current": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
+    for turn in range(rounds):
+        for name in ("baseline", "current") if turn % 2 == 0 else ("current", "baseline"):
+            bind = f"127.0.0.1:{free_port()}"
+            api = Api(bind, stack.run_dir / f"api-{name}.log", stack.env, root=roots[name])
+            api.start()
+            try:
+                runs[name].append(hey(f"http://{bind}/v1/jobs", str(body), seconds, 64, None, stack.api_key))
+            finally:
+                api.stop()
+                _purge(stack)
+
+    def median(name: str, field: str) -> float:
+        values = [float(r["cpu_ms_per_request"]["api"] if field == "api" else r[field]) for r in runs[name]]
+        return round(statistics.median(values), 2)
+
+    return {
+        "baseline": sha[:12],
+        "rounds": rounds,
+        "seconds": seconds,
+        "api_ms": {name: [r["cpu_ms_per_request"]["api"] for r in rs] for name, rs in runs.items()},
+        "requests_per_s": {name: [r["requests_per_s"] for r in rs] for name, rs in runs.items()},
+        "median_api_ms": {name: median(name, "api") for name in runs},
+        "median_requests_per_s": {name: median(name, "requests_per_s") for name in runs},
+        "api_ms_ratio": round(median("current", "api") / median("baseline", "api"), 3),
+    }
+
+
+def _purge(stack: BenchStack) -> None:
+    """The chains the relay published meanwhile: the workers are stopped, nothing would take them."""
+    from kombu import Connection
+
+    with Connection(stack.settings.broker_url) as conn:
+        conn.default_channel.queue_purge(stack.settings.queue)

@@ -152,6 +152,22 @@ def api_table(api: dict[str, Any]) -> list[str]:
         + ", ".join(f"{role} {ms:.2f}" for role, ms in spent.items())
         + ".",
     ]
+    side = api.get("side_by_side")
+    if side:
+        lines += [
+            "",
+            f"Side by side with {side['baseline']} ({side['rounds']} turns each of {side['seconds']} s at saturation,"
+            " alternating): API CPU per request, median (each turn)",
+            "",
+            "| API | ms | requests/s |",
+            "|---|---|---|",
+            *(
+                f"| {name} | {side['median_api_ms'][name]} ({', '.join(str(v) for v in side['api_ms'][name])})"
+                f" | {side['median_requests_per_s'][name]:.0f} |"
+                for name in ("baseline", "current")
+            ),
+            f"| current ÷ baseline | **{side['api_ms_ratio']}** | |",
+        ]
     return lines
 
 

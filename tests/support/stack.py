@@ -69,18 +69,21 @@ def cli(*argv: str) -> str:
 class Process:
     """One background process with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None, root: Path = ROOT
+    ) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.root = root  # the checkout it runs from (the benchmark runs an earlier one beside this one)
+        self.env = {**os.environ, "PYTHONPATH": str(root), **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     @property
@@ -239,7 +242,13 @@ class Api(Process):
     """The API under gunicorn."""
 
     def __init__(
-        self, bind: str, log_path: Path, env: dict[str, str] | None = None, workers: int = 2, threads: int = 4
+        self,
+        bind: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        workers: int = 2,
+        threads: int = 4,
+        root: Path = ROOT,
     ) -> None:
         self.bind = bind
         super().__init__(
@@ -247,7 +256,7 @@ class Api(Process):
             [
                 str(BIN / "gunicorn"),
                 "-c",
-                str(ROOT / "config/gunicorn.py"),
+                str(root / "config/gunicorn.py"),
                 "--bind",
                 bind,
                 f"--workers={workers}",
@@ -258,6 +267,7 @@ class Api(Process):
             ],
             log_path,
             env,
+            root,
         )
 
     def start(self) -> None:

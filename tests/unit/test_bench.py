@@ -57,3 +57,27 @@ def test_the_report_states_the_transform_ratio_against_the_fastest_variant() -> 
     ]
     table = "\n".join(report.engine_table(rows))
     assert "| jpeg-2mp | Pillow-SIMD + draft (50.0 ms) | 1.10 |" in table
+
+
+def test_the_report_gives_job_creation_side_by_side_with_a_baseline_as_a_ratio() -> None:
+    run = {"requests_per_s": 300.0, "p50_ms": 1.0, "p99_ms": 2.0, "status_codes": {202: 10}, "concurrency": 64}
+    api = {
+        "fixed_rate": {**run, "target_rate_per_s": 500},
+        "saturation": {**run, "cpu_ms_per_request": {"api": 2.0}},
+        "side_by_side": {
+            "baseline": "27e86dd0a1b2",
+            "rounds": 3,
+            "seconds": 8,
+            "api_ms": {"baseline": [3.0, 2.9, 3.1], "current": [1.8, 1.9, 1.7]},
+            "requests_per_s": {"baseline": [300, 290, 310], "current": [420, 430, 410]},
+            "median_api_ms": {"baseline": 3.0, "current": 1.8},
+            "median_requests_per_s": {"baseline": 300, "current": 420},
+            "api_ms_ratio": 0.6,
+        },
+    }
+    text = "\n".join(report.api_table(api))
+    assert "Side by side with 27e86dd0a1b2 (3 turns each of 8 s" in text
+    assert "| baseline | 3.0 (3.0, 2.9, 3.1) | 300 |" in text and "| current | 1.8 (1.8, 1.9, 1.7) | 420 |" in text
+    assert "| current ÷ baseline | **0.6** | |" in text
+    del api["side_by_side"]
+    assert "Side by side" not in "\n".join(report.api_table(api))
