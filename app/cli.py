@@ -49,4 +49,6 @@ def list_keys(tenant: str | None) -> None:
 def revoke(key_id: uuid.UUID) -> None:
     if not _store().revoke(key_id):
         raise click.ClickException(f"no live key {key_id}")
-    click.echo(f"revoked {key_id}")
+    kept = current_app.extensions["pixelflow"].settings.api_key_cache_seconds
+    # Running API processes keep a key they looked up (app/auth.py): say how long the revoked one may still work.
+    click.echo(f"revoked {key_id}" + (f" (running API processes refuse it within {kept:g} s)" if kept else ""))
