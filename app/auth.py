@@ -55,7 +55,7 @@ class KeyCache:
         return key
 
 
-def init_auth(app: Flask, keys: KeyStore, cache_seconds: float = 0) -> None:
+def init_auth(app: Flask, keys: KeyStore, cache_seconds: float) -> None:
     cache = KeyCache(keys.authenticate, cache_seconds)
 
     @app.before_request

@@ -8,9 +8,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from config import Settings
+from core.keystore import KeyStore
+from core.spec import upload_prefix
 from tests import images
+from tests.integration.conftest import Worker, authed
 from tests.support.api import assert_error, upload
-from tests.support.stack import free_port
+from tests.support.stack import free_port, wait_until
 
 
 def test_an_upload_slot_is_a_presigned_put_under_a_server_chosen_key(client: FlaskClient) -> None:
@@ -91,6 +94,32 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
+
+
+def test_a_job_is_accepted_while_storage_is_down_and_its_fetch_finds_the_upload_missing(
+    services_up: None, settings: Settings, worker: Worker, tenant: str
+) -> None:
+    """Accepting a job asks storage nothing (core/submission.py): with the API's storage unreachable, a job is
+    still accepted, and it ends once, failed by fetch (whose storage is up) because nothing was uploaded."""
+    from app import create_app
+
+    app = create_app(settings.model_copy(update={"s3_endpoint": f"127.0.0.1:{free_port()}"}))
+    try:
+        client = authed(app, KeyStore(app.extensions["pixelflow"].jobs).create(tenant, "tests")[1])
+        key = f"{upload_prefix(tenant)}{uuid.uuid4()}/never.jpg"
+        started = time.monotonic()
+        created = client.post("/v1/jobs", json={"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}]})
+        took = time.monotonic() - started
+        assert created.status_code == 202, created.json
+        assert created.json["status"] == "queued" and took < 1  # no storage timeout was waited for
+        job = wait_until(
+            lambda: (j := client.get(f"/v1/jobs/{created.json['id']}").json)["status"] == "failed" and j,
+            60,
+            "the job to fail",
+        )
+    finally:
+        app.extensions["pixelflow"].jobs.close()
+    assert job["error"]["code"] == "source_not_found" and key in job["error"]["message"]
 
 
 def test_readiness_reports_what_is_down_and_is_503_only_without_the_database(

@@ -9,7 +9,7 @@ import pytest
 from config import Settings, get_settings
 from core.errors import IdempotencyKeyReused, InvalidRequest, SourceForbidden, SourceNotFound, WatermarkNotFound
 from core.ids import new_id
-from core.memory import MemoryJobs, MemoryObjectStore
+from core.memory import MemoryJobs
 from core.model import JobStatus
 from core.spec import OutputSpec, upload_prefix
 from core.submission import JobRequest, submit_job
@@ -21,27 +21,25 @@ SMALL = OutputSpec("small", "png", 64)
 
 
 @pytest.fixture()
-def ports() -> tuple[Settings, MemoryJobs, MemoryObjectStore]:
+def ports() -> tuple[Settings, MemoryJobs]:
+    """submit_job takes no object store: accepting a job asks storage nothing (tests/integration/test_api.py runs
+    the API with its storage down)."""
     get_settings.cache_clear()
-    store = MemoryObjectStore()
-    store.put(SOURCE, b"\xff\xd8" + b"0" * 1000, "image/jpeg")
-    store.calls.clear()
-    return get_settings(), MemoryJobs(), store
+    return get_settings(), MemoryJobs()
 
 
-def submit(ports: tuple[Settings, MemoryJobs, MemoryObjectStore], tenant: str = TENANT, **fields: Any) -> Any:
-    settings, jobs, _ = ports
+def submit(ports: tuple[Settings, MemoryJobs], tenant: str = TENANT, **fields: Any) -> Any:
+    settings, jobs = ports
     request = JobRequest(**({"outputs": [SMALL], "source_key": SOURCE} | fields))
     return submit_job(tenant, request, settings, PRESETS, jobs, new_id())
 
 
-def test_a_valid_job_is_queued_with_its_presets_outputs_after_its_own_without_asking_storage(ports: Any) -> None:
-    _, jobs, store = ports
+def test_a_valid_job_is_queued_with_its_presets_outputs_after_its_own(ports: Any) -> None:
+    _, jobs = ports
     job = submit(ports, presets=["pair"], webhook_url="http://127.0.0.1:9/hook", placeholder=True)
     assert job.status == JobStatus.QUEUED and job.tenant == TENANT
     assert [o.spec.name for o in job.outputs] == ["small", "p-small", "p-big"]
     assert (job.source_key, job.webhook_url, job.placeholder_requested) == (SOURCE, "http://127.0.0.1:9/hook", True)
-    assert store.calls == []  # the worker's fetch reads the upload; accepting the job costs no object request
     assert jobs.unsent() == 1
 
 
@@ -76,7 +74,7 @@ def test_the_source_must_be_under_the_tenants_own_upload_prefix(ports: Any) -> N
         submit(ports, source_key="results/tenant-submit/x/cat.jpg")
     # Whether an upload under its prefix is there, and what it is, is the worker's to find (tests/unit/tasks).
     never = submit(ports, source_key=f"{upload_prefix(TENANT)}never/uploaded.jpg")
-    assert never.status == JobStatus.QUEUED and ports[2].calls == []
+    assert never.status == JobStatus.QUEUED and never.source_key == f"{upload_prefix(TENANT)}never/uploaded.jpg"
 
 
 def test_addresses_are_judged_before_anything_is_queued(ports: Any) -> None:
@@ -96,7 +94,9 @@ def test_an_image_watermark_must_be_under_the_tenants_upload_prefix(ports: Any) 
     with pytest.raises(WatermarkNotFound):
         submit(ports, outputs=[marked(SOURCE)], tenant="someone-else", source_key=None, source_url="http://127.0.0.1/x")
     job = submit(ports, outputs=[marked(f"{upload_prefix(TENANT)}logo.png")])  # transform reads it, or fails the job
-    assert job.outputs[0].spec.watermark and ports[2].calls == []
+    assert (
+        job.outputs[0].spec.watermark and job.outputs[0].spec.watermark.image_key == f"{upload_prefix(TENANT)}logo.png"
+    )
 
 
 def test_a_repeated_idempotency_key_returns_the_first_job(ports: Any) -> None:
