@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     task_soft_time_limit: Seconds = 120
     task_time_limit: Seconds = 150
     worker_max_tasks_per_child: Positive = 1000
+    # A cold shutdown (SIGQUIT) that has not ended after this long kills the pool children still alive (their
+    # steps are delivered again), and after as long again ends the worker (tasks/shutdown.py).
+    worker_cold_shutdown_seconds: Seconds = 30
     worker_max_memory_per_child_kb: Positive = 1_000_000
 
     log_level: str = "INFO"

@@ -7,7 +7,9 @@ Off unless PIXELFLOW_FAILPOINTS names them, as "point:action" or "point:action:f
              transform.before-commit                          outputs written, not yet recorded
              upload.before-commit                             outputs copied, job not yet marked done
              relay.after-publish                              chain published, outbox row not yet marked
-    action   kill (SIGKILL this process), exit (os._exit(137)), sleep (3 s), raise (a bug: RuntimeError)
+             process-shutdown                                 a worker's pool child, as it exits
+    action   kill (SIGKILL this process), exit (os._exit(137)), sleep (3 s), hang (sleep until killed),
+             raise (a bug: RuntimeError)
     first    only on a message's first delivery (a redelivery passes)
 """
 
@@ -46,5 +48,7 @@ def fire(failpoints: list[str], point: str) -> None:
             os._exit(137)
         elif action == "sleep":
             time.sleep(3)
+        elif action == "hang":
+            threading.Event().wait()
         elif action == "raise":
             raise RuntimeError(f"failpoint {failpoint}")

@@ -40,6 +40,7 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_ready,
     worker_shutdown,
 )
 from kombu.exceptions import OperationalError
@@ -59,6 +60,7 @@ from tasks.outcomes import outcome_of
 from tasks.services import Services, services
 from tasks.services import close as close_services
 from tasks.services import size_for as size_services
+from tasks.shutdown import bound_cold_shutdown
 from tasks.topology import declare
 
 log = logging.getLogger(__name__)
@@ -305,7 +307,14 @@ def _ensure_bucket(**_: Any) -> None:
         log.warning("could not create the bucket at start-up (%s); steps will retry", exc.message)
 
 
+@worker_ready.connect
+def _bound_cold_shutdown(**_: Any) -> None:
+    # In the main process, once Celery's own signal handlers are in place (tasks/shutdown.py).
+    bound_cold_shutdown(get_settings().worker_cold_shutdown_seconds)
+
+
 @worker_process_shutdown.connect
 def _close_services(**_: Any) -> None:
+    failpoints.fire(get_settings().failpoints, "process-shutdown")
     close_services()
     tracing.flush()
