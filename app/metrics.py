@@ -33,8 +33,9 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 # A job's run begins when it is accepted (how="new"; replays of an Idempotency-Key not counted) or run again
-# (how="retry"), and ends once: succeeded or failed (the workers' pixelflow_worker_jobs_finished_total) or
-# canceled (here). So accepted = finished + canceled + those still running: the dashboard's panel balances.
+# (how="retry"), and ends once: succeeded or failed (the workers' pixelflow_worker_jobs_finished_total, or the
+# relay's pixelflow_relay_jobs_finished_total for worker_lost and stuck) or canceled (here). So accepted = finished
+# + canceled + those still running: the dashboard's panel balances.
 JOBS_ACCEPTED = Counter("pixelflow_jobs_accepted_total", "Job runs begun: new jobs and retried ones", ["how"])
 JOBS_CANCELED = Counter("pixelflow_jobs_canceled_total", "Jobs canceled through the API")
 

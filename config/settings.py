@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # The exporter (python -m tasks.exporter): queue depth, outbox backlog, unfinished jobs.
     exporter_host: str = "127.0.0.1"
     exporter_port: Annotated[int, Field(ge=1, le=65535)] = 9809
+    # The relay's counters (chains published, dead letters, re-drives, the jobs it ends); port 0 serves none.
+    relay_metrics_host: str = "127.0.0.1"
+    relay_metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9810
     # The sweeper (in the relay): a job queued or processing for stuck_after seconds is sent again,
     # up to max_redrives times, then failed with "stuck".
     stuck_after: Seconds = 900

@@ -13,6 +13,10 @@ already failed its job, and is only recorded.
 Every PIXELFLOW_SWEEP_INTERVAL its sweeper re-drives stuck jobs and, with
 PIXELFLOW_RETENTION_DAYS set, deletes the images of jobs past the retention
 period and uploads no job kept, a bounded batch at a time.
+
+It serves its counters on PIXELFLOW_RELAY_METRICS_PORT: among them the jobs it
+ends (``worker_lost``, ``stuck``), which the workers' finished counter never
+sees, so that the dashboard's accepted and finished balance.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import psycopg
 from kombu.exceptions import OperationalError
 from kombu.message import Message
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from config import Settings
 from core import broker, failpoints, liveness, logs, timeouts, tracing
@@ -42,6 +47,34 @@ POLL_SECONDS = 1.0
 # Retention, per sweep: at most this many jobs purged (each a DELETE of its objects), and one listing page.
 RETENTION_BATCH = 100
 UPLOADS_PAGE = 1000
+
+
+class RelayMetrics:
+    """The relay's counters, in a registry of their own (served by main(); a test reads them)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.published = Counter(
+            "pixelflow_relay_published_total", "Job chains published from the outbox", registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "pixelflow_relay_dead_letters_total",
+            "Dead letters moved from RabbitMQ into PostgreSQL (celery -A tasks dlq list)",
+            ["task", "reason"],
+            registry=self.registry,
+        )
+        self.redrives = Counter(
+            "pixelflow_relay_redrives_total", "Stuck jobs the sweeper sent again", registry=self.registry
+        )
+        # The same labels as the workers' pixelflow_worker_jobs_finished_total: the dashboard adds the two.
+        self.jobs_finished = Counter(
+            "pixelflow_relay_jobs_finished_total",
+            "Jobs the relay ended: a step dead-lettered at its delivery limit (worker_lost), no progress (stuck)",
+            ["status", "code"],
+            registry=self.registry,
+        )
+        for code in (WorkerLost.code, Stuck.code):  # at 0 from the start: rate() sees the first one
+            self.jobs_finished.labels("failed", code)
 
 
 def _jsonable(value: Any) -> Any:
@@ -69,6 +102,7 @@ class Relay:
         self.store: S3ObjectStore | None = None  # made on the first retention sweep
         self.uploads_after = ""  # where the next page of uploads starts
         self.running = True
+        self.metrics = RelayMetrics()
 
     def publish(self, job_id: uuid.UUID, traceparent: str | None = None) -> None:
         publish(job_id, traceparent)
@@ -104,10 +138,12 @@ class Relay:
             "routing_key": message.delivery_info.get("routing_key"),
         }
         self.jobs.record_dead_letter(job_id, task, reason, int(count) if count is not None else None, snapshot)
+        self.metrics.dead_letters.labels(task, reason).inc()
         log.warning("dead letter: %s for job %s (%s)", task, job_id, reason)
         if job_id and reason == "delivery_limit":
             message_text = f"a worker process died on every delivery of {task} (delivery limit reached)"
             if self.jobs.fail(job_id, WorkerLost.code, message_text):
+                self.metrics.jobs_finished.labels("failed", WorkerLost.code).inc()
                 notify_task.apply_async((str(job_id),))
 
     def sweep(self) -> None:
@@ -115,12 +151,14 @@ class Relay:
         settings = self.settings
         for job in self.jobs.stuck(settings.stuck_after):
             if self.jobs.redrive(job.id, settings.max_redrives):
+                self.metrics.redrives.inc()
                 log.warning("job %s stuck %s: re-driven", job.id, job.status)
             elif self.jobs.fail(
                 job.id,
                 Stuck.code,
                 f"no progress for {settings.stuck_after:.0f} s, after {settings.max_redrives} re-drives",
             ):
+                self.metrics.jobs_finished.labels("failed", Stuck.code).inc()
                 log.warning("job %s stuck %s: failed", job.id, job.status)
                 notify_task.apply_async((str(job.id),))
 
@@ -144,6 +182,7 @@ class Relay:
         sent = 0
         while self.running:
             n = self.jobs.relay(self.publish)
+            self.metrics.published.inc(n)
             sent += n
             if n == 0:
                 return sent
@@ -201,6 +240,11 @@ def main() -> None:
     relay = Relay(settings)
     signal.signal(signal.SIGTERM, relay.stop)
     signal.signal(signal.SIGINT, relay.stop)
+    if settings.relay_metrics_port:
+        start_http_server(
+            settings.relay_metrics_port, addr=settings.relay_metrics_host, registry=relay.metrics.registry
+        )
+        log.info("relay metrics on http://%s:%s/metrics", settings.relay_metrics_host, settings.relay_metrics_port)
     log.info("relay started")
     relay.run()
     log.info("relay stopped")

@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,11 +64,12 @@ def test_the_demo_pushes_a_sample_through_the_api_and_stops_what_it_started(demo
 
 
 def test_make_run_names_its_worker_and_prints_the_ports_it_was_given(demo_env: dict[str, str], tmp_path: Path) -> None:
-    worker_port, exporter_port = free_port(), free_port()
+    worker_port, exporter_port, relay_port = free_port(), free_port(), free_port()
     env = {
         **demo_env,
         "PIXELFLOW_WORKER_METRICS_PORT": str(worker_port),
         "PIXELFLOW_EXPORTER_PORT": str(exporter_port),
+        "PIXELFLOW_RELAY_METRICS_PORT": str(relay_port),
         "PIXELFLOW_WORKER_CONCURRENCY": "1",
     }
     err, log = tmp_path / "run.err", tmp_path / "second.log"
@@ -88,7 +90,10 @@ def test_make_run_names_its_worker_and_prints_the_ports_it_was_given(demo_env: d
             banner = err.read_text()
             assert f"worker http://127.0.0.1:{worker_port}/metrics" in banner, banner
             assert f"exporter http://127.0.0.1:{exporter_port}/metrics" in banner, banner
-            assert "9808" not in banner and "9809" not in banner
+            assert f"relay http://127.0.0.1:{relay_port}/metrics" in banner, banner
+            assert "9808" not in banner and "9809" not in banner and "9810" not in banner
+            with urllib.request.urlopen(f"http://127.0.0.1:{relay_port}/metrics", timeout=10) as served:
+                assert b"pixelflow_relay_published_total" in served.read()
             # A second worker with Celery's default node name beside it: it must not die on a shared pidbox queue.
             second = subprocess.Popen(
                 [str(ROOT / ".venv/bin/celery"), "-A", "tasks", "worker", "-l", "INFO", "--concurrency=1"],

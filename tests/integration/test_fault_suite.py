@@ -33,7 +33,8 @@ from tests import images
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
 from tests.support.api import upload
-from tests.support.stack import ROOT, BrokerNode, PgCluster, wait_until
+from tests.support.metrics import scrape, value
+from tests.support.stack import ROOT, BrokerNode, PgCluster, free_port, wait_until
 
 
 @pytest.fixture()
@@ -315,10 +316,12 @@ def test_the_sweeper_re_drives_a_job_whose_chain_was_lost(
     ids = submit(client, sources, http_peer, count=3)
     _lose_the_chains(settings, ids)
     stack.worker()
-    stack.relay(PIXELFLOW_STUCK_AFTER="2", PIXELFLOW_SWEEP_INTERVAL="1")
+    port = free_port()
+    stack.relay(PIXELFLOW_STUCK_AFTER="2", PIXELFLOW_SWEEP_INTERVAL="1", PIXELFLOW_RELAY_METRICS_PORT=str(port))
     check(scenario, app, stack, client, ids, http_peer)
     jobs = [app.extensions["pixelflow"].jobs.get(uuid.UUID(i)) for i in ids]
     assert [(j.status, j.redrives) for j in jobs] == [("succeeded", 1)] * 3
+    assert value(scrape(port), "pixelflow_relay_redrives_total") == 3
 
 
 def test_the_sweeper_fails_a_job_that_had_its_re_drives(
@@ -331,11 +334,23 @@ def test_the_sweeper_fails_a_job_that_had_its_re_drives(
 ) -> None:
     ids = submit(client, sources, http_peer, count=1)
     _lose_the_chains(settings, ids)
-    stack.relay(PIXELFLOW_STUCK_AFTER="1", PIXELFLOW_SWEEP_INTERVAL="1", PIXELFLOW_MAX_REDRIVES="0")
+    port = free_port()
+    stack.relay(
+        PIXELFLOW_STUCK_AFTER="1",
+        PIXELFLOW_SWEEP_INTERVAL="1",
+        PIXELFLOW_MAX_REDRIVES="0",
+        PIXELFLOW_RELAY_METRICS_PORT=str(port),
+    )
     job = wait_until(
         lambda: (j := client.get(f"/v1/jobs/{ids[0]}").json)["status"] == "failed" and j, 30, "the sweeper"
     )
     assert job["error"]["code"] == "stuck"
+    # The workers never saw it end: the relay counts it, for the dashboard's accepted and finished to balance.
+    stuck = ("pixelflow_relay_jobs_finished_total", (("code", "stuck"), ("status", "failed")))
+    wait_until(lambda: scrape(port).get(stuck) == 1, 5, "the relay to count the job it failed")
+    samples = scrape(port)
+    assert value(samples, "pixelflow_relay_jobs_finished_total", status="failed", code="stuck") == 1
+    assert value(samples, "pixelflow_relay_redrives_total") == 0
 
 
 DEFINITIONS = ROOT / "config/rabbitmq/definitions.json"
@@ -434,7 +449,8 @@ def test_a_poison_image_that_kills_its_child_every_time_is_dead_lettered_and_fai
     http_peer: RecordingServer,
 ) -> None:
     scenario = "poison job: the pool child dies on every delivery (delivery limit, dead letter)"
-    stack.relay()
+    port = free_port()
+    stack.relay(PIXELFLOW_RELAY_METRICS_PORT=str(port))
     worker = stack.worker(["transform:kill"])
     ids = submit(client, sources, http_peer, count=2)
     check(scenario, app, stack, client, ids, http_peer)
@@ -446,6 +462,15 @@ def test_a_poison_image_that_kills_its_child_every_time_is_dead_lettered_and_fai
     # Each job's first delivery and its delivery_limit redeliveries each cost a pool child; the worker lives on.
     assert worker.output().count("pixelflow.transform[") >= len(ids) * (stack.settings.delivery_limit + 1)
     assert worker.alive()
+    # The relay ended these jobs, not a worker: its counters say so.
+    lost = ("pixelflow_relay_jobs_finished_total", (("code", "worker_lost"), ("status", "failed")))
+    wait_until(lambda: scrape(port).get(lost) == 2, 5, "the relay to count the jobs it failed")
+    samples = scrape(port)
+    assert value(samples, "pixelflow_relay_published_total") == len(ids)
+    assert (
+        value(samples, "pixelflow_relay_dead_letters_total", task="pixelflow.transform", reason="delivery_limit") == 2
+    )
+    assert value(samples, "pixelflow_relay_jobs_finished_total", status="failed", code="worker_lost") == 2
 
 
 def test_source_and_webhook_failing_transiently_then_recovering(

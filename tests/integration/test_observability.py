@@ -5,40 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 from flask.testing import FlaskClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from config import Settings
 from tests import images
 from tests.conftest import RUN_ID
 from tests.support.api import upload
+from tests.support.metrics import Samples, parse, scrape, value
 from tests.support.stack import BIN, ROOT, Exporter, Process, Worker, free_port, listening, wait_until
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(port: int) -> Samples:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        assert response.status == 200
-        return parse(response.read().decode())
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
 
 
 def test_the_workers_and_the_exporter_count_what_happened(
@@ -66,7 +45,8 @@ def test_the_workers_and_the_exporter_count_what_happened(
     assert value(before, "pixelflow_jobs_unfinished", status="queued") >= 3
     assert value(before, "pixelflow_queue_consumers", queue=stack.queue, role="work") == 0  # not even declared yet
 
-    stack.relay()
+    relay_port = free_port()
+    stack.relay(PIXELFLOW_RELAY_METRICS_PORT=str(relay_port))
     worker_port = free_port()
     stack.worker(PIXELFLOW_WORKER_METRICS_PORT=str(worker_port))
 
@@ -113,7 +93,9 @@ def test_the_workers_and_the_exporter_count_what_happened(
     begun = api_delta("pixelflow_jobs_accepted_total", how="new") + api_delta(
         "pixelflow_jobs_accepted_total", how="retry"
     )
+    relay = scrape(relay_port)
     finished = sum(v for (name, _), v in worker.items() if name == "pixelflow_worker_jobs_finished_total")
+    finished += sum(v for (name, _), v in relay.items() if name == "pixelflow_relay_jobs_finished_total")
     assert (begun, finished + api_delta("pixelflow_jobs_canceled_total")) == (5, 5)
 
     def drained() -> Samples | None:
@@ -126,11 +108,12 @@ def test_the_workers_and_the_exporter_count_what_happened(
     after = wait_until(drained, 30, "the outbox and the queue to drain", interval=0.5)
     assert value(after, "pixelflow_queue_consumers", queue=stack.queue, role="work") == 1
     assert value(after, "pixelflow_outbox_oldest_unsent_seconds") == 0
+    assert value(relay, "pixelflow_relay_published_total") == 5  # 4 new chains and the retry's
     assert ("pixelflow_queue_messages_ready", (("queue", f"{stack.queue}.dead"), ("role", "dead-letters"))) in after
 
     # Every pixelflow_* series the alert rules and the dashboard name is one the processes export.
     api = parse(client.get("/metrics").get_data(as_text=True))
-    exported = {name for name, _ in (*api, *worker, *after)}
+    exported = {name for name, _ in (*api, *worker, *after, *relay)}
     named = referenced_metrics()
     assert named, "no metric found in the rules and the dashboard"
     assert named - exported == set()

@@ -239,7 +239,13 @@ class Relay(Process):
     """The outbox relay (``python -m tasks.relay``)."""
 
     def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
-        super().__init__("relay", [str(BIN / "python"), "-m", "tasks.relay"], log_path, env)
+        # Metrics not served unless env names a port: relays of several tests run at once.
+        super().__init__(
+            "relay",
+            [str(BIN / "python"), "-m", "tasks.relay"],
+            log_path,
+            {"PIXELFLOW_RELAY_METRICS_PORT": "0", **(env or {})},
+        )
 
     def start(self) -> None:
         start = self.log_path.stat().st_size if self.log_path.exists() else 0

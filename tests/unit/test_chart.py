@@ -142,6 +142,10 @@ def test_the_pods_get_settings_pixelflow_reads_and_ports_that_agree() -> None:
     assert port["containerPort"] == settings.worker_metrics_port == int(annotations["prometheus.io/port"])
     exporter = objects[("Deployment", "pf-pixelflow-exporter")]
     assert containers(exporter)[0]["ports"][0]["containerPort"] == settings.exporter_port
+    relay = objects[("Deployment", "pf-pixelflow-relay")]
+    [port] = containers(relay)[0]["ports"]
+    annotations = relay["spec"]["template"]["metadata"]["annotations"]
+    assert port["containerPort"] == settings.relay_metrics_port == int(annotations["prometheus.io/port"])
     for obj in objects.values():
         if obj["kind"] == "Deployment":
             for container in containers(obj):
@@ -235,14 +239,14 @@ def test_the_alerts_and_the_dashboard_come_from_the_files_compose_mounts_and_the
     kubernetes_validate.validate(dashboard, KUBERNETES, strict=True)
     monitors = [rule, objects[("ServiceMonitor", "pf-pixelflow")], objects[("PodMonitor", "pf-pixelflow-worker")]]
     assert all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
-    # The PodMonitor scrapes both worker Deployments.
-    workers = {
+    # The PodMonitor scrapes both worker Deployments and the relay.
+    scraped = {
         o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
         for (kind, _), o in objects.items()
-        if kind == "Deployment" and "worker" in o["metadata"]["name"]
+        if kind == "Deployment" and ("worker" in o["metadata"]["name"] or o["metadata"]["name"].endswith("-relay"))
     }
     [expression] = objects[("PodMonitor", "pf-pixelflow-worker")]["spec"]["selector"]["matchExpressions"]
-    assert workers == set(expression["values"]) == {"worker", "worker-io"}
+    assert scraped == set(expression["values"]) == {"worker", "worker-io", "relay"}
     # Off by default: no Prometheus Operator objects a cluster without its CRDs would refuse.
     assert not [k for k in render() if k[0] in ("PrometheusRule", "ServiceMonitor", "PodMonitor")]
 
@@ -310,10 +314,8 @@ def test_network_policies_open_only_the_api_and_the_metrics_ports() -> None:
         ports = [p["port"] for rule in policy["spec"].get("ingress") or [] for p in rule["ports"]]
         declared = {p["name"] for c in containers(deployments[component]) for p in c.get("ports", [])}
         assert set(ports) <= declared, component
-        if component in ("worker", "worker-io", "exporter"):
+        if component in ("worker", "worker-io", "exporter", "relay"):
             assert policy["spec"]["ingress"] == [{"ports": [{"port": "metrics"}], "from": prometheus}]
-        if component == "relay":
-            assert not policy["spec"].get("ingress")  # nothing comes in
         assert "Egress" not in policy["spec"]["policyTypes"]  # egress open unless networkPolicy.egress
 
 
