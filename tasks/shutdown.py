@@ -33,9 +33,8 @@ def _say(text: str) -> None:
     os.write(sys.__stderr__.fileno() if sys.__stderr__ else 2, f"pixelflow worker: {text}\n".encode())
 
 
-def pool_children(pid: int | None = None) -> list[int]:
-    """The processes this one started (Linux: /proc), the prefork pool's children among them."""
-    pid = pid or os.getpid()
+def pool_children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux: /proc), the prefork pool's children among them."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:

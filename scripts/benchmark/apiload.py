@@ -101,19 +101,18 @@ def side_by_side(stack: BenchStack, body: Path, revision: str, rounds: int, seco
                 api.stop()
                 _purge(stack)
 
-    def median(name: str, field: str) -> float:
-        values = [float(r["cpu_ms_per_request"]["api"] if field == "api" else r[field]) for r in runs[name]]
-        return round(statistics.median(values), 2)
-
+    api_ms = {name: [r["cpu_ms_per_request"]["api"] for r in rs] for name, rs in runs.items()}
+    requests_per_s = {name: [r["requests_per_s"] for r in rs] for name, rs in runs.items()}
+    median_api_ms = {name: round(statistics.median(v), 2) for name, v in api_ms.items()}
     return {
         "baseline": sha[:12],
         "rounds": rounds,
         "seconds": seconds,
-        "api_ms": {name: [r["cpu_ms_per_request"]["api"] for r in rs] for name, rs in runs.items()},
-        "requests_per_s": {name: [r["requests_per_s"] for r in rs] for name, rs in runs.items()},
-        "median_api_ms": {name: median(name, "api") for name in runs},
-        "median_requests_per_s": {name: median(name, "requests_per_s") for name in runs},
-        "api_ms_ratio": round(median("current", "api") / median("baseline", "api"), 3),
+        "api_ms": api_ms,
+        "requests_per_s": requests_per_s,
+        "median_api_ms": median_api_ms,
+        "median_requests_per_s": {name: round(statistics.median(v), 2) for name, v in requests_per_s.items()},
+        "api_ms_ratio": round(median_api_ms["current"] / median_api_ms["baseline"], 3),
     }
 
 

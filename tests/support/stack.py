@@ -108,16 +108,6 @@ class Process:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def wait_exit(self, timeout: float) -> int:
-        """Until the process has exited; if it has not within ``timeout``, fail with its stacks and log."""
-        assert self.process is not None
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGUSR1)  # celery's cry handler logs every thread's stack
-            time.sleep(2)
-            raise AssertionError(f"{self.name} still running after {timeout} s:\n{self.output()[-20000:]}") from None
-
 
 class S3Server(Process):
     """nanio: a real S3 API over HTTP that checks SigV4 signatures and URL expiry."""
@@ -207,6 +197,16 @@ class Worker(Process):
 
         wait_until(ready, 60, f"worker {self.name} to be ready")
         assert self.alive(), self.output()
+
+    def wait_exit(self, timeout: float) -> int:
+        """Until the worker has exited; if it has not within ``timeout``, fail with its stacks and log."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGUSR1)  # Celery's cry handler logs every thread's stack
+            time.sleep(2)
+            raise AssertionError(f"{self.name} still running after {timeout} s:\n{self.output()[-20000:]}") from None
 
     def wait_for_task(self, task: str, timeout: float = 30) -> None:
         """Until the worker has received a task of this name (e.g. "transform")."""
