@@ -10,12 +10,13 @@ from typing import Any
 CHECKOV = Path(__file__).resolve().parents[2] / ".venv-tools/bin/checkov"
 
 
-def scan(target: Path, framework: str) -> dict[str, Any]:
-    """checkov's JSON report on a file (a rendered manifest) or a directory (Terraform)."""
+def scan(target: Path, framework: str, *, skipped: bool = False) -> dict[str, Any]:
+    """checkov's JSON report on a file (a rendered manifest) or a directory (Terraform): its failed checks, and
+    with ``skipped`` its passed and skipped ones too (``--quiet`` leaves them out)."""
     assert CHECKOV.exists(), "checkov is missing: scripts/bootstrap installs it into .venv-tools"
     where = ["-d", str(target)] if target.is_dir() else ["-f", str(target)]
     result = subprocess.run(
-        [str(CHECKOV), *where, "--framework", framework, "--quiet", "--compact", "-o", "json"],
+        [str(CHECKOV), *where, "--framework", framework, *([] if skipped else ["--quiet"]), "--compact", "-o", "json"],
         capture_output=True,
         text=True,
         check=False,
