@@ -227,6 +227,16 @@ class JobRequestSchema(StrictSchema):
     )
     webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
 
+    # _something_to_make's first rule, in the document (OpenApiExtras).
+    OPENAPI_RULES = (
+        {
+            "anyOf": [
+                _given("outputs", {"minItems": 1}),
+                _given("presets", {"minItems": 1}),
+            ]
+        },
+    )
+
     @validates_schema
     def _something_to_make(self, data: dict[str, Any], **_: Any) -> None:
         if not data.get("outputs") and not data.get("presets"):
@@ -319,9 +329,12 @@ class UsageQuerySchema(StrictSchema):
     from_ = fields.AwareDateTime(
         data_key="from",
         attribute="from",
-        metadata={"description": "default: 30 days ago; must be before 'to' (422 validation_error otherwise)"},
+        metadata={
+            "description": "default: 30 days ago; not after 'to' (422 validation_error otherwise); equal to 'to': an"
+            " empty window, all zeros"
+        },
     )
-    to = fields.AwareDateTime(metadata={"description": "default: now; must be after 'from'"})
+    to = fields.AwareDateTime(metadata={"description": "default: now (or 'from', if that is later); not before 'from'"})
 
 
 class UsageSchema(Schema):
@@ -366,18 +379,19 @@ class OpenApiExtras(BasePlugin):
     """
 
     def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        # apispec merges what a helper returns into the definition (dict.update): a key is taken away only by
+        # changing the definition itself, which is the component being built.
         schema = kwargs.get("schema")
         groups, rules = getattr(schema, "OPENAPI_ONE_OF", None), getattr(schema, "OPENAPI_RULES", None)
-        if not groups and not rules:
-            return None
-        result = dict(definition)
         if rules:
-            result["allOf"] = list(rules)
+            definition["allOf"] = list(rules)
         if groups:
-            properties = result.pop("properties", {})
-            for key in ("required", "type", "additionalProperties"):
-                result.pop(key, None)
-            result["oneOf"] = [
+            properties = definition.pop("properties", {})
+            for key in ("required", "additionalProperties"):
+                definition.pop(key, None)
+            # Still an object at the top, so that no number, string, array or null meets the component.
+            definition["type"] = "object"
+            definition["oneOf"] = [
                 {
                     "type": "object",
                     "properties": {field: properties[field] for field in (*required, *optional)},
@@ -386,7 +400,7 @@ class OpenApiExtras(BasePlugin):
                 }
                 for required, optional in groups
             ]
-        return result
+        return None
 
 
 def document_limits(spec: Any, settings: Settings) -> None:

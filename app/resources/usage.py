@@ -22,9 +22,14 @@ class Usage(MethodView):
     @blp.response(200, UsageSchema())
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Sum the tenant's usage over [from, to): jobs, pixels, bytes in, out and saved, compute time"""
-        until = query.get("to") or datetime.now(UTC)
-        since = query.get("from") or until - timedelta(days=30)
-        if since >= until:
-            abort(422, message="'from' must be before 'to'", errors={"from": ["not before 'to'"]})
+        since, until = query.get("from"), query.get("to")
+        if until is None:  # now, or the start if that is later: an empty window, not an inverted one
+            until = max(datetime.now(UTC), since) if since else datetime.now(UTC)
+        if since is None:
+            since = until - timedelta(days=30)
+        # An empty window (from = to) is a question with an answer: nothing happened in it. A window that ends
+        # before it starts is a mistake in the request.
+        if since > until:
+            abort(422, message="'from' must not be after 'to'", errors={"from": ["after 'to'"]})
         totals = services().jobs.usage(tenant(), since, until)
         return {"tenant": tenant(), "from": since, "to": until, **totals}

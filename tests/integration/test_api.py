@@ -181,8 +181,37 @@ def test_the_document_states_the_rules_across_fields_and_the_deployments_limits(
     assert {"if": {"required": ["fit"], "properties": {"fit": {"enum": ["cover", "pad"]}}},
             "then": {"required": ["width", "height"]}} in rules  # fmt: skip
     assert (
-        "before 'to'" in client.get("/openapi.json").json["paths"]["/v1/usage"]["get"]["parameters"][0]["description"]
+        "not after 'to'"
+        in client.get("/openapi.json").json["paths"]["/v1/usage"]["get"]["parameters"][0]["description"]
     )
+
+
+@pytest.mark.parametrize("body", [0, 1.5, "job", [], [{}], None, True])
+def test_no_request_body_but_an_object_meets_the_document(client: FlaskClient, body: Any) -> None:
+    # An outside fuzzer (schemathesis, no project config) takes what the document admits as valid: a number that
+    # the document let through was then refused by the API (422 "Invalid input type").
+    from jsonschema import Draft202012Validator
+
+    spec = client.get("/openapi.json").json
+    bodies = [
+        (path, op["requestBody"]["content"]["application/json"]["schema"])
+        for path, item in spec["paths"].items()
+        for op in item.values()
+        if isinstance(op, dict) and "requestBody" in op
+    ]
+    assert {path for path, _ in bodies} >= {"/v1/jobs", "/v1/uploads"}
+    for path, schema in bodies:
+        validator = Draft202012Validator({**schema, "components": spec["components"]})
+        assert not validator.is_valid(body), path
+    job = Draft202012Validator({"$ref": "#/components/schemas/JobRequest", "components": spec["components"]})
+    assert job.is_valid({"source": {"key": "uploads/t/a.jpg"}, "outputs": [{"name": "a", "format": "webp"}]})
+    assert job.is_valid({"source": {"url": "https://example.com/a.jpg"}, "presets": ["thumbnails"]})
+    assert not job.is_valid({"source": {"key": "uploads/t/a.jpg"}})  # nothing to make: the document says so too
+    assert not job.is_valid({"source": {"key": "k", "url": "https://example.com/a.jpg"}, "presets": ["thumbnails"]})
+    # A component with exactly-one-of groups states its fields in the closed branches only: a generator reading
+    # the top level could make no valid source from properties the branches contradict.
+    source = spec["components"]["schemas"]["Source"]
+    assert source["type"] == "object" and "properties" not in source and "additionalProperties" not in source
 
 
 def test_presets_expand_into_outputs_beside_explicit_ones(client: FlaskClient) -> None:

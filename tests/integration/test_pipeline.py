@@ -2,6 +2,7 @@
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -264,3 +265,10 @@ def test_usage_is_written_once_per_job_and_summed_per_tenant(app: Any, worker: W
     assert empty["jobs"] == 0
     bad = client.get("/v1/usage?from=2021-01-01T00:00:00Z&to=2020-01-01T00:00:00Z")
     assert bad.status_code == 422
+    # An empty window, even at the instant the job ended, holds nothing: zeros, not an error.
+    instant = quote(job["finished_at"])
+    nothing = client.get(f"/v1/usage?from={instant}&to={instant}")
+    assert nothing.status_code == 200, nothing.json
+    assert {k: nothing.json[k] for k in ("jobs", "pixels", "bytes_in", "bytes_out", "compute_ms")} == dict.fromkeys(
+        ("jobs", "pixels", "bytes_in", "bytes_out", "compute_ms"), 0
+    )
