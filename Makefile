@@ -4,12 +4,12 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run stop test test-unit lint bench compose-check image image-check clean
+.PHONY: help install demo run stop test test-unit test-pythons lint bench compose-check image image-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-tools.txt scripts/bootstrap
+$(STAMP): requirements.txt requirements-dev.txt requirements-pip.txt requirements-tools.txt scripts/bootstrap
 	scripts/bootstrap
 
 install: $(STAMP) ## Install system packages, the virtualenv and Pillow-SIMD
@@ -29,6 +29,9 @@ test: $(STAMP) ## Run the whole test suite against the real services
 
 test-unit: $(STAMP) ## Run the unit tier only: no services, the ports in memory (seconds)
 	scripts/test-unit
+
+test-pythons: $(STAMP) ## The unit tier on the other supported Pythons (3.11-3.13), each in a .venv-pyX.Y of its own
+	scripts/test-pythons
 
 lint: $(STAMP) ## ruff and mypy
 	scripts/lint

@@ -35,3 +35,24 @@ def test_every_pin_of_pyproject_is_in_its_lock_and_every_release_there_has_hashe
             assert lock[pin.name.lower()][0] == version, f"{path} has {pin.name} {lock[pin.name.lower()][0]}"
         assert all(hashes >= 1 for _, hashes in lock.values()), path
     assert set(locked("requirements.txt")) <= set(locked("requirements-dev.txt"))
+
+
+def test_the_installer_every_virtualenv_starts_with_is_locked_with_its_hashes() -> None:
+    pins = [Requirement(line) for line in (ROOT / "requirements-pip.in").read_text().splitlines() if line[:1].isalpha()]
+    assert [pin.name for pin in pins] == ["pip"]
+    assert locked("requirements-pip.txt") == {"pip": (next(iter(pins[0].specifier)).version, 2)}
+    bootstrap = (ROOT / "scripts/bootstrap").read_text()
+    first = bootstrap.index("install --require-hashes --no-deps -r requirements-pip.txt")
+    assert first < bootstrap.index("--no-binary pillow-simd") < bootstrap.index("-r requirements-dev.txt")
+
+
+def test_requires_python_is_the_range_the_checks_run_on() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    supported = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    listed = re.search(r'^PYTHONS="([^"]+)"', (ROOT / "scripts/pythons.sh").read_text(), re.MULTILINE)
+    assert listed, "scripts/pythons.sh names no Pythons"
+    versions = listed.group(1).split()
+    assert all(f"{v}.0" in supported for v in versions) and "3.10.0" not in supported
+    minor = int(versions[-1].split(".")[1])
+    assert f"3.{minor + 1}.0" not in supported, "a Python the unit tier does not run on is declared"
