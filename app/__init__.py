@@ -12,7 +12,7 @@ from app.dashboard import dashboard_blueprint
 from app.errors import PixelFlowApi
 from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
-from app.resources import dead_letters, health, jobs, uploads, usage, webhook_secrets
+from app.resources import batches, dead_letters, health, jobs, uploads, usage, webhook_secrets
 from app.schemas import OpenApiExtras, document_limits, load_presets
 from app.services import ApiServices
 from config import Settings
@@ -48,12 +48,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_metrics(app)  # first: its timer starts before auth and limits run
     tracing.instrument_app(app)
     init_auth(app, KeyStore(services.jobs), settings.api_key_cache_seconds)
+    app.before_request(batches.larger_bodies)  # before the limits: a batch's cost is read from its body
     init_rate_limits(app, settings)  # after auth: limits count per tenant
     app.cli.add_command(keys)
     api = PixelFlowApi(app, spec_kwargs={"extra_plugins": [OpenApiExtras()]})
     api.register_blueprint(health.blp)
     api.register_blueprint(uploads.blp)
     api.register_blueprint(jobs.blp)
+    api.register_blueprint(batches.blp)
     api.register_blueprint(usage.blp)
     api.register_blueprint(webhook_secrets.blp)
     api.register_blueprint(dead_letters.blp)

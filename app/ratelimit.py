@@ -16,7 +16,7 @@ where a fixed window costs three (the hit, the count, the expiry).
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 
 from app.auth import tenant
@@ -27,6 +27,19 @@ limiter = Limiter(key_func=tenant, headers_enabled=True, swallow_errors=True, in
 
 def job_limit() -> str:
     return str(current_app.config["PIXELFLOW_RATE_LIMIT_JOBS"])
+
+
+def batch_limit() -> str:
+    return str(current_app.config["PIXELFLOW_RATE_LIMIT_BATCH_ITEMS"])
+
+
+def batch_items() -> int:
+    """A batch counts against its limit by its items; one over the size limit counts as the largest (it is then
+    refused with 422 naming that limit, not 429, which would tell its client to send it again later)."""
+    body = request.get_json(silent=True)
+    items = body.get("items") if isinstance(body, dict) else None
+    largest = int(current_app.config["PIXELFLOW_BATCH_MAX_ITEMS"])
+    return min(max(len(items), 1), largest) if isinstance(items, list) else 1
 
 
 def upload_limit() -> str:
@@ -41,6 +54,8 @@ def init_rate_limits(app: Flask, settings: Settings) -> None:
         RATELIMIT_KEY_PREFIX=f"pixelflow-{settings.queue}",
         PIXELFLOW_RATE_LIMIT_JOBS=settings.rate_limit_jobs,
         PIXELFLOW_RATE_LIMIT_UPLOADS=settings.rate_limit_uploads,
+        PIXELFLOW_RATE_LIMIT_BATCH_ITEMS=settings.rate_limit_batch_items,
+        PIXELFLOW_BATCH_MAX_ITEMS=settings.batch_max_items,
     )
     # Registered before the limiter's own after_request, so it runs after it (Flask runs them in reverse).
     app.after_request(_retry_after_only_when_refused)

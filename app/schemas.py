@@ -8,11 +8,41 @@ from apispec import BasePlugin
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from config import Settings, SettingsError
-from core.model import STEPS, JobStatus
+from core.model import STEPS, BatchStatus, JobStatus
 from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS, UPLOAD_CONTENT_TYPES, OutputSpec
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
 STATUS = tuple(JobStatus)
+BATCH_STATUS = tuple(BatchStatus)
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON boolean and nothing else: marshmallow's own also takes 0, 1, "yes" and "on", which the document
+    does not admit (schemathesis sends them as schema-violating and expects a 422)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):  # 0 == False in a set's eyes: the type is the test
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """A JSON integer: marshmallow's own also takes "5", true and 2.5 (as 2)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:
+            raise self.make_error("invalid", input=value)
+        return int(value)
+
+
+class JsonFloat(fields.Float):
+    """A JSON number: marshmallow's own also takes "1.5" and true."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class StrictSchema(Schema):
@@ -22,7 +52,7 @@ class StrictSchema(Schema):
 
 class ErrorSchema(Schema):
     code = fields.String(required=True, metadata={"description": "stable error code (listed in the README)"})
-    status = fields.Integer(required=True, metadata={"description": "HTTP status"})
+    status = JsonInteger(required=True, metadata={"description": "HTTP status"})
     message = fields.String(required=True)
     errors = fields.Dict(metadata={"description": "what is wrong, by field"})
 
@@ -60,15 +90,15 @@ class SourceSchema(StrictSchema):
 
 
 class FocalSchema(StrictSchema):
-    x = fields.Float(required=True, validate=validate.Range(min=0, max=1))
-    y = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    x = JsonFloat(required=True, validate=validate.Range(min=0, max=1))
+    y = JsonFloat(required=True, validate=validate.Range(min=0, max=1))
 
 
 class CropSchema(StrictSchema):
-    x = fields.Integer(required=True, validate=validate.Range(min=0))
-    y = fields.Integer(required=True, validate=validate.Range(min=0))
-    width = fields.Integer(required=True, validate=validate.Range(min=1))
-    height = fields.Integer(required=True, validate=validate.Range(min=1))
+    x = JsonInteger(required=True, validate=validate.Range(min=0))
+    y = JsonInteger(required=True, validate=validate.Range(min=0))
+    width = JsonInteger(required=True, validate=validate.Range(min=1))
+    height = JsonInteger(required=True, validate=validate.Range(min=1))
 
 
 class WatermarkImageSchema(StrictSchema):
@@ -78,14 +108,14 @@ class WatermarkImageSchema(StrictSchema):
 class WatermarkSchema(StrictSchema):
     text = fields.String(validate=validate.Length(min=1, max=200))
     image = fields.Nested(WatermarkImageSchema, metadata={"description": "an uploaded image"})
-    size = fields.Integer(validate=validate.Range(min=6, max=1000), metadata={"description": "text: font px"})
-    scale = fields.Float(
+    size = JsonInteger(validate=validate.Range(min=6, max=1000), metadata={"description": "text: font px"})
+    scale = JsonFloat(
         validate=validate.Range(min=0.01, max=1), metadata={"description": "image: fraction of the output's width"}
     )
     color = fields.String(validate=validate.Regexp(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$", error="use #rrggbb[aa]"))
-    opacity = fields.Float(validate=validate.Range(min=0, max=1))
+    opacity = JsonFloat(validate=validate.Range(min=0, max=1))
     position = fields.String(validate=validate.OneOf(POSITIONS))
-    margin = fields.Integer(validate=validate.Range(min=0, max=1000))
+    margin = JsonInteger(validate=validate.Range(min=0, max=1000))
 
     OPENAPI_ONE_OF = (
         (("text",), ("size", "color", "opacity", "position", "margin")),
@@ -125,8 +155,8 @@ class OutputRequestSchema(StrictSchema):
         validate=validate.OneOf(REQUESTABLE_FORMATS),
         metadata={"description": "auto: the smallest of WebP, AVIF and JPEG (PNG instead of JPEG with alpha)"},
     )
-    width = fields.Integer(validate=validate.Range(min=1))
-    height = fields.Integer(validate=validate.Range(min=1))
+    width = JsonInteger(validate=validate.Range(min=1))
+    height = JsonInteger(validate=validate.Range(min=1))
     fit = fields.String(
         load_default="contain",
         validate=validate.OneOf(FITS),
@@ -140,26 +170,26 @@ class OutputRequestSchema(StrictSchema):
         metadata={"description": "what cover keeps and where pad places the image; smart: the area of most detail"},
     )
     focal = fields.Nested(FocalSchema, metadata={"description": "the point gravity 'focal' keeps, 0..1 each way"})
-    enlarge = fields.Boolean(metadata={"description": "allow outputs larger than the source (default false)"})
+    enlarge = JsonBoolean(metadata={"description": "allow outputs larger than the source (default false)"})
     background = fields.String(
         validate=validate.Regexp(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$", error="use #rrggbb or #rrggbbaa"),
         metadata={"description": "pad, rotation corners and JPEG's flattened alpha (default #ffffff)"},
     )
     crop = fields.Nested(CropSchema, metadata={"description": "a rectangle in source pixels, before resizing"})
-    rotate = fields.Float(validate=validate.Range(min=-360, max=360), metadata={"description": "degrees clockwise"})
-    flip = fields.Boolean(metadata={"description": "mirror top to bottom"})
-    flop = fields.Boolean(metadata={"description": "mirror left to right"})
-    blur = fields.Float(validate=validate.Range(min=0.1, max=100), metadata={"description": "Gaussian sigma"})
-    sharpen = fields.Float(validate=validate.Range(min=0.1, max=10), metadata={"description": "unsharp radius"})
-    quality = fields.Integer(validate=validate.Range(min=1, max=100))
-    progressive = fields.Boolean()
+    rotate = JsonFloat(validate=validate.Range(min=-360, max=360), metadata={"description": "degrees clockwise"})
+    flip = JsonBoolean(metadata={"description": "mirror top to bottom"})
+    flop = JsonBoolean(metadata={"description": "mirror left to right"})
+    blur = JsonFloat(validate=validate.Range(min=0.1, max=100), metadata={"description": "Gaussian sigma"})
+    sharpen = JsonFloat(validate=validate.Range(min=0.1, max=10), metadata={"description": "unsharp radius"})
+    quality = JsonInteger(validate=validate.Range(min=1, max=100))
+    progressive = JsonBoolean()
     subsampling = fields.String(validate=validate.OneOf(SUBSAMPLINGS))
-    lossless = fields.Boolean()
-    optimize = fields.Boolean(metadata={"description": "PNG: smallest deflate; JPEG: optimised Huffman tables"})
-    palette = fields.Integer(validate=validate.Range(min=2, max=256), metadata={"description": "PNG colours"})
-    keep_metadata = fields.Boolean(metadata={"description": "keep EXIF and XMP (stripped by default)"})
-    keep_icc = fields.Boolean(metadata={"description": "keep the ICC profile instead of converting to sRGB"})
-    animated = fields.Boolean(metadata={"description": "GIF and WebP outputs of an animation keep it (default)"})
+    lossless = JsonBoolean()
+    optimize = JsonBoolean(metadata={"description": "PNG: smallest deflate; JPEG: optimised Huffman tables"})
+    palette = JsonInteger(validate=validate.Range(min=2, max=256), metadata={"description": "PNG colours"})
+    keep_metadata = JsonBoolean(metadata={"description": "keep EXIF and XMP (stripped by default)"})
+    keep_icc = JsonBoolean(metadata={"description": "keep the ICC profile instead of converting to sRGB"})
+    animated = JsonBoolean(metadata={"description": "GIF and WebP outputs of an animation keep it (default)"})
     watermark = fields.Nested(WatermarkSchema)
 
     # _coherent's rules, in the document (OpenApiExtras).
@@ -222,7 +252,7 @@ class JobRequestSchema(StrictSchema):
         load_default=list,
         metadata={"description": "named output sets from the configuration, added to outputs"},
     )
-    placeholder = fields.Boolean(
+    placeholder = JsonBoolean(
         load_default=False, metadata={"description": "put a BlurHash of the image in the result"}
     )
     webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
@@ -246,12 +276,101 @@ class JobRequestSchema(StrictSchema):
             raise ValidationError("output names must be unique within a job", "outputs")
 
 
+class BatchItemSchema(StrictSchema):
+    source = fields.Nested(SourceSchema, required=True)
+    focal = fields.Nested(
+        FocalSchema, metadata={"description": "this item's point to keep, 0..1 each way: outputs that crop keep it"}
+    )
+
+
+class BatchRequestSchema(StrictSchema):
+    items = fields.List(
+        fields.Nested(BatchItemSchema),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "the sources, each a job of its own (duplicates allowed)"},
+    )
+    outputs = fields.List(fields.Nested(OutputRequestSchema), load_default=list)
+    presets = fields.List(
+        fields.String(validate=NAME),
+        load_default=list,
+        metadata={"description": "named output sets from the configuration, added to outputs"},
+    )
+    placeholder = JsonBoolean(load_default=False, metadata={"description": "a BlurHash of each image"})
+    webhook_url = fields.Url(
+        schemes={"http", "https"},
+        validate=validate.Length(min=10, max=2048),
+        metadata={**HTTP_URL, "description": "told once (batch.completed) when every item has ended"},
+    )
+    job_webhook_url = fields.Url(
+        schemes={"http", "https"},
+        validate=validate.Length(min=10, max=2048),
+        metadata={**HTTP_URL, "description": "told of every item's job, as a job's webhook_url is"},
+    )
+
+    OPENAPI_RULES = JobRequestSchema.OPENAPI_RULES
+
+    @validates_schema
+    def _something_to_make(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("outputs") and not data.get("presets"):
+            raise ValidationError("ask for outputs, presets or both", "outputs")
+
+
+class BatchCountsSchema(Schema):
+    queued = JsonInteger(required=True)
+    processing = JsonInteger(required=True)
+    succeeded = JsonInteger(required=True)
+    failed = JsonInteger(required=True)
+    canceled = JsonInteger(required=True)
+
+
+class BatchSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "UUIDv7: sorts by creation time"})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(BATCH_STATUS),
+        metadata={
+            "description": "queued: no item started; processing: some not ended; then succeeded (all did),"
+            " failed (none did), partially_failed; canceled once canceled"
+        },
+    )
+    items = JsonInteger(required=True, metadata={"description": "how many jobs the batch has"})
+    counts = fields.Nested(BatchCountsSchema, required=True, metadata={"description": "its jobs by state"})
+    webhook_url = fields.String(allow_none=True)
+    manifest_url = fields.String(
+        allow_none=True,
+        metadata={"description": "a presigned GET of the results manifest (JSON Lines), once every item ended"},
+    )
+    created_at = fields.String(required=True)
+    canceled_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True, metadata={"description": "when every item had ended"})
+    purged_at = fields.String(allow_none=True)
+    jobs = fields.List(fields.Nested(lambda: JobSchema()), metadata={"description": "GET: a page of its jobs"})
+    next_cursor = fields.String(allow_none=True, metadata={"description": "pass as cursor for the next page"})
+
+
+class BatchQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(STATUS), metadata={"description": "only its jobs in this state"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.UUID()
+
+
+class BatchListQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.UUID()
+
+
+class BatchListSchema(Schema):
+    items = fields.List(fields.Nested(BatchSchema), required=True)
+    next_cursor = fields.String(allow_none=True, metadata={"description": "pass as cursor for the next page"})
+
+
 class JobOutputSchema(Schema):
     name = fields.String(required=True)
     format = fields.String(required=True, metadata={"description": "the format rendered, once the job succeeded"})
-    width = fields.Integer(allow_none=True)
-    height = fields.Integer(allow_none=True)
-    bytes = fields.Integer(allow_none=True)
+    width = JsonInteger(allow_none=True)
+    height = JsonInteger(allow_none=True)
+    bytes = JsonInteger(allow_none=True)
     key = fields.String(allow_none=True)
     url = fields.String(allow_none=True, metadata={"description": "a presigned GET URL, once the job succeeded"})
 
@@ -270,9 +389,9 @@ class JobSourceSchema(Schema):
     key = fields.String()
     url = fields.String()
     format = fields.String()
-    width = fields.Integer()
-    height = fields.Integer()
-    bytes = fields.Integer()
+    width = JsonInteger()
+    height = JsonInteger()
+    bytes = JsonInteger()
 
 
 class JobSchema(Schema):
@@ -297,6 +416,7 @@ class JobSchema(Schema):
             " url from then on"
         },
     )
+    batch_id = fields.String(allow_none=True, metadata={"description": "the batch the job is an item of"})
 
 
 class JobListQuerySchema(StrictSchema):
@@ -311,13 +431,13 @@ class JobListSchema(Schema):
 
 
 class DeliverySchema(Schema):
-    id = fields.Integer(required=True)
+    id = JsonInteger(required=True)
     message_id = fields.String(required=True, metadata={"description": "the webhook-id header, the same on retries"})
     url = fields.String(required=True)
-    attempt = fields.Integer(required=True)
-    status_code = fields.Integer(allow_none=True)
+    attempt = JsonInteger(required=True)
+    status_code = JsonInteger(allow_none=True)
     error = fields.String(allow_none=True)
-    duration_ms = fields.Integer(required=True)
+    duration_ms = JsonInteger(required=True)
     created_at = fields.DateTime(required=True)
 
 
@@ -341,14 +461,14 @@ class UsageSchema(Schema):
     tenant = fields.String(required=True)
     from_ = fields.DateTime(data_key="from", attribute="from", required=True)
     to = fields.DateTime(required=True)
-    jobs = fields.Integer(required=True, metadata={"description": "succeeded jobs"})
-    pixels = fields.Integer(required=True, metadata={"description": "source pixels processed (all frames)"})
-    bytes_in = fields.Integer(required=True)
-    bytes_out = fields.Integer(required=True)
-    bytes_saved = fields.Integer(required=True, metadata={"description": "source bytes per output minus output bytes"})
-    compute_ms = fields.Integer(required=True, metadata={"description": "CPU time of the transforms"})
-    jobs_purged = fields.Integer(required=True, metadata={"description": "jobs whose images were deleted"})
-    bytes_purged = fields.Integer(required=True, metadata={"description": "output bytes those deletions freed"})
+    jobs = JsonInteger(required=True, metadata={"description": "succeeded jobs"})
+    pixels = JsonInteger(required=True, metadata={"description": "source pixels processed (all frames)"})
+    bytes_in = JsonInteger(required=True)
+    bytes_out = JsonInteger(required=True)
+    bytes_saved = JsonInteger(required=True, metadata={"description": "source bytes per output minus output bytes"})
+    compute_ms = JsonInteger(required=True, metadata={"description": "CPU time of the transforms"})
+    jobs_purged = JsonInteger(required=True, metadata={"description": "jobs whose images were deleted"})
+    bytes_purged = JsonInteger(required=True, metadata={"description": "output bytes those deletions freed"})
 
 
 class WebhookSecretSchema(Schema):
@@ -406,21 +526,24 @@ class OpenApiExtras(BasePlugin):
 def document_limits(spec: Any, settings: Settings) -> None:
     """The deployment's own limits and presets, in its document: what a job may ask for here."""
     schemas = spec.components.schemas
-    job, output = schemas["JobRequest"]["properties"], schemas["OutputRequest"]["properties"]
-    job["presets"]["items"] = {"type": "string", "enum": sorted(settings.presets)}
-    job["outputs"]["maxItems"] = settings.max_outputs
+    output = schemas["OutputRequest"]["properties"]
+    for name in ("JobRequest", "BatchRequest"):
+        job = schemas[name]["properties"]
+        job["presets"]["items"] = {"type": "string", "enum": sorted(settings.presets)}
+        job["outputs"]["maxItems"] = settings.max_outputs
+    schemas["BatchRequest"]["properties"]["items"]["maxItems"] = settings.batch_max_items
     for side in ("width", "height"):
         output[side]["maximum"] = settings.max_output_dimension
 
 
 class DeadLetterSchema(Schema):
-    id = fields.Integer(required=True)
+    id = JsonInteger(required=True)
     job_id = fields.UUID(allow_none=True)
     task = fields.String(required=True, metadata={"description": "the step whose message was dead-lettered"})
     reason = fields.String(
         required=True, metadata={"description": "rejected (a step failed for good) or delivery_limit"}
     )
-    delivery_count = fields.Integer(allow_none=True)
+    delivery_count = JsonInteger(allow_none=True)
     created_at = fields.DateTime(required=True)
 
 

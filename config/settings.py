@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     rate_limit_jobs: str = "600/minute"
     rate_limit_uploads: str = "600/minute"
+    # A batch counts its items against this limit (one batch of the largest size a minute by default).
+    rate_limit_batch_items: str = "10000/minute"
 
     # An API process keeps a key it has looked up for this many seconds, so a request costs no PostgreSQL round
     # trip to authenticate: a revoked key is refused by every API process within this time. 0: look up every time.
@@ -100,6 +102,9 @@ class Settings(BaseSettings):
     max_frames: Positive = 100
     max_animation_pixels: Positive = 400_000_000
     max_outputs: Positive = 10
+    # Items in one batch (POST /v1/batches), and the size of its request body (a job's body is bounded at 1 MiB).
+    batch_max_items: Positive = 10_000
+    batch_max_bytes: Positive = 16 * 1024 * 1024
     presets: dict[str, list[dict[str, Any]]] = DEFAULT_PRESETS
 
     # Network peers (URL sources and webhooks).
@@ -127,6 +132,10 @@ class Settings(BaseSettings):
     # up to max_redrives times, then failed with "stuck".
     stuck_after: Seconds = 900
     sweep_interval: Seconds = 60
+    # The relay feeds the work queues at the workers' pace: it publishes a chain only while every work queue holds
+    # fewer ready messages than this many per consumer, taking the tenants in turn, so that a tenant's big batch
+    # waits in the outbox, not in front of another tenant's job in the queue. 0: publish everything at once.
+    relay_ready_per_consumer: Annotated[int, Field(ge=0)] = 2
     max_redrives: Annotated[int, Field(ge=0)] = 2
     # Retention: a job's images (outputs, its upload, its staged source) are deleted this many days after it
     # ended, and an upload no job kept after it was written; the job's record stays (purged_at). The sweeper

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from core.model import Job, JobStatus
+from core.model import Batch, Job, JobStatus
 from core.ports import ObjectStore
 
 
@@ -43,4 +43,22 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "purged_at": job.purged_at.isoformat() if job.purged_at else None,
+        "batch_id": str(job.batch_id) if job.batch_id else None,
+    }
+
+
+def batch_document(batch: Batch, store: ObjectStore, url_ttl: timedelta) -> dict[str, Any]:
+    """The public JSON form of a batch (its jobs are paged apart: GET /v1/batches/{id})."""
+    manifest = batch.manifest_key if batch.purged_at is None else None
+    return {
+        "id": str(batch.id),
+        "status": batch.status,
+        "items": batch.items,
+        "counts": {s.value: batch.counts.get(s, 0) for s in JobStatus},
+        "webhook_url": batch.webhook_url,
+        "manifest_url": store.presign_get(manifest, url_ttl) if manifest else None,
+        "created_at": batch.created_at.isoformat(),
+        "canceled_at": batch.canceled_at.isoformat() if batch.canceled_at else None,
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "purged_at": batch.purged_at.isoformat() if batch.purged_at else None,
     }

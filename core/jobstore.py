@@ -31,10 +31,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core import redact, tracing
+from core.batchstore import PgBatches
 from core.db import Database
 from core.deadletters import PENDING_LETTER, PgDeadLetters
 from core.deliveries import PgDeliveries
 from core.errors import IdempotencyConflict, IdempotencyKeyReused
+from core.jobrows import JobRows
 from core.model import Job, JobStatus, Output
 from core.outbox import OUTBOX_CHANNEL, PgOutbox
 from core.spec import OutputSpec
@@ -42,17 +44,8 @@ from core.usage import PgUsage
 
 __all__ = ["OUTBOX_CHANNEL", "PENDING_LETTER", "Database", "Job", "JobStatus", "JobStore", "Output", "PgJobs"]
 
-_JOB_COLUMNS = (
-    "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
-    "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
-    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder, purged_at,"
-    " ARRAY(SELECT step FROM job_steps s WHERE s.job_id = jobs.id"
-    " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done,"
-    " ARRAY(SELECT to_jsonb(o) FROM job_outputs o WHERE o.job_id = jobs.id ORDER BY o.position) AS outputs_rows"
-)
 
-
-class PgJobs(Database):
+class PgJobs(JobRows):
     """Jobs and their outputs (the Jobs port), with the sweeper's view of jobs that stopped moving."""
 
     def create(
@@ -195,18 +188,6 @@ class PgJobs(Database):
             params.append(before)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return self._select(f"{where} ORDER BY id DESC LIMIT %s", (*params, limit))
-
-    def _select(self, tail: str, params: Sequence[object]) -> list[Job]:
-        """Jobs with their ledger and outputs, in one statement."""
-        with self.statement() as cur:
-            cur.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {tail}", params)  # noqa: S608
-            rows = cur.fetchall()
-        jobs = []
-        for r in rows:
-            outputs = tuple(_output(o) for o in r.pop("outputs_rows"))
-            fields = r | {"status": JobStatus(r["status"]), "steps_done": tuple(r["steps_done"])}
-            jobs.append(Job(**fields, outputs=outputs))
-        return jobs
 
     def start(self, job_id: uuid.UUID) -> bool:
         """queued → processing. False when the job is already past it."""
@@ -425,21 +406,5 @@ class PgJobs(Database):
             return bool(row and row["n"] == 1)
 
 
-class JobStore(PgJobs, PgOutbox, PgDeadLetters, PgDeliveries, PgUsage):
+class JobStore(PgJobs, PgBatches, PgOutbox, PgDeadLetters, PgDeliveries, PgUsage):
     """Every PostgreSQL port on one pool: what a process that needs several of them opens."""
-
-
-def _output(row: dict[str, Any]) -> Output:
-    """An output from its job_outputs row (as JSON: _JOB_COLUMNS reads them with the job)."""
-    spec = OutputSpec.from_fields(
-        {k: row[k] for k in ("name", "format", "width", "height", "fit", "quality")} | (row["options"] or {})
-    )
-    return Output(
-        spec,
-        row["staged_key"],
-        row["key"],
-        row["result_width"],
-        row["result_height"],
-        row["bytes"],
-        row["result_format"],
-    )

@@ -19,7 +19,7 @@ from typing import Any
 
 from core import redact, tracing
 from core.errors import IdempotencyKeyReused, StorageUnavailable
-from core.model import UNFINISHED, Job, JobStatus, Output
+from core.model import UNFINISHED, Batch, BatchItem, Job, JobStatus, Output
 from core.ports import ObjectInfo, Publish
 from core.spec import OutputSpec
 
@@ -45,6 +45,8 @@ class MemoryJobs:
         self._purges: dict[uuid.UUID, dict[str, Any]] = {}
         self._letters: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
+        self._batches: dict[uuid.UUID, Batch] = {}
+        self._batch_keys: dict[tuple[str, str], tuple[str, uuid.UUID]] = {}
 
     # Jobs
 
@@ -264,6 +266,125 @@ class MemoryJobs:
                 if j.source_key in wanted and j.purged_at is None and j.id != besides
             }
 
+    # Batches
+
+    def create_batch(
+        self,
+        batch_id: uuid.UUID,
+        job_ids: Sequence[uuid.UUID],
+        items: Sequence[BatchItem],
+        outputs: Sequence[OutputSpec],
+        tenant: str,
+        placeholder: bool = False,
+        webhook_url: str | None = None,
+        job_webhook_url: str | None = None,
+        idempotency: tuple[str, str] | None = None,
+    ) -> Batch:
+        assert len(job_ids) == len(items) > 0
+        with self._lock:
+            if idempotency is not None:
+                seen = self._batch_keys.get((tenant, idempotency[0]))
+                if seen is not None:
+                    if seen[0] != idempotency[1]:
+                        raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+                    return dataclasses.replace(self._batch(seen[1]), replayed=True)
+                self._batch_keys[(tenant, idempotency[0])] = (idempotency[1], batch_id)
+            self._batches[batch_id] = Batch(batch_id, tenant, len(items), _now(), webhook_url=webhook_url)
+            for job_id, item in zip(job_ids, items, strict=True):
+                refused = item.error is not None
+                self._jobs[job_id] = Job(
+                    job_id,
+                    JobStatus.FAILED if refused else JobStatus.QUEUED,
+                    item.source_key,
+                    item.source_url,
+                    job_webhook_url,
+                    _now(),
+                    finished_at=_now() if refused else None,
+                    error_code=item.error[0] if item.error else None,
+                    error_message=redact.scrub(item.error[1])[:1000] if item.error else None,
+                    tenant=tenant,
+                    placeholder_requested=placeholder,
+                    outputs=tuple(Output(o.focused(item.focal)) for o in outputs),
+                    batch_id=batch_id,
+                )
+                if not refused:
+                    self._outbox.append((job_id, tracing.carrier()))
+            return self._batch(batch_id)
+
+    def _batch(self, batch_id: uuid.UUID) -> Batch:
+        counts: dict[str, int] = {}
+        for job in self._jobs.values():
+            if job.batch_id == batch_id:
+                counts[job.status] = counts.get(job.status, 0) + 1
+        return dataclasses.replace(self._batches[batch_id], counts=counts)
+
+    def get_batch(self, batch_id: uuid.UUID, tenant: str | None = None) -> Batch | None:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+            return self._batch(batch_id) if batch is not None and tenant in (None, batch.tenant) else None
+
+    def list_batches(self, tenant: str, limit: int = 20, before: uuid.UUID | None = None) -> list[Batch]:
+        with self._lock:
+            ids = sorted((b.id for b in self._batches.values() if b.tenant == tenant), reverse=True)
+            return [self._batch(i) for i in ids if before is None or i < before][:limit]
+
+    def batch_jobs(
+        self, batch_id: uuid.UUID, status: str | None = None, limit: int = 20, after: uuid.UUID | None = None
+    ) -> list[Job]:
+        with self._lock:
+            jobs = sorted((j for j in self._jobs.values() if j.batch_id == batch_id), key=lambda j: j.id)
+        return [j for j in jobs if (not status or j.status == status) and (after is None or j.id > after)][:limit]
+
+    def cancel_batch(self, batch_id: uuid.UUID) -> int:
+        with self._lock:
+            canceled = {j.id for j in self.batch_jobs(batch_id, limit=len(self._jobs)) if self.cancel(j.id)}
+            if canceled:
+                batch = self._batches[batch_id]
+                self._batches[batch_id] = dataclasses.replace(batch, canceled_at=batch.canceled_at or _now())
+                self._outbox = [entry for entry in self._outbox if entry[0] not in canceled]
+            return len(canceled)
+
+    def retry_batch(self, batch_id: uuid.UUID) -> int:
+        with self._lock:
+            failed = self.batch_jobs(batch_id, JobStatus.FAILED, limit=len(self._jobs))
+            retried = sum(self.retry(j.id) for j in failed)
+            if retried:
+                self._batches[batch_id] = dataclasses.replace(
+                    self._batches[batch_id], finished_at=None, manifest_key=None, notified_at=None, canceled_at=None
+                )
+            return retried
+
+    def open_batches(self, limit: int = 100) -> list[Batch]:
+        with self._lock:
+            found = [self._batch(b.id) for b in self._batches.values() if b.finished_at is None]
+        return sorted((b for b in found if b.ended == b.items), key=lambda b: b.created_at)[:limit]
+
+    def finish_batch(self, batch_id: uuid.UUID, manifest_key: str) -> bool:
+        with self._lock:
+            batch = self._batch(batch_id)
+            if batch.finished_at is not None or batch.ended < batch.items:
+                return False
+            self._batches[batch_id] = dataclasses.replace(
+                self._batches[batch_id], finished_at=_now(), manifest_key=manifest_key
+            )
+            return True
+
+    def record_batch_notification(self, batch_id: uuid.UUID) -> bool:
+        with self._lock:
+            batch = self._batches[batch_id]
+            if batch.notified_at is not None:
+                return False
+            self._batches[batch_id] = dataclasses.replace(batch, notified_at=_now())
+            return True
+
+    def record_batch_purge(self, batch_id: uuid.UUID) -> bool:
+        with self._lock:
+            batch = self._batches[batch_id]
+            if batch.purged_at is not None:
+                return False
+            self._batches[batch_id] = dataclasses.replace(batch, purged_at=_now())
+            return True
+
     # Deliveries
 
     def record_delivery(
@@ -326,11 +447,18 @@ class MemoryJobs:
 
     def relay(self, publish: Publish, limit: int = 200) -> int:
         with self._lock:
-            batch = self._outbox[:limit]
-            for job_id, traceparent in batch:
-                publish(job_id, traceparent)  # raises: nothing is marked sent, as a rolled-back transaction
-            del self._outbox[: len(batch)]
-            return len(batch)
+            turns: dict[str, int] = {}
+            ranked = []
+            for place, (job_id, _) in enumerate(self._outbox):  # the tenants in turn, each one's oldest first
+                tenant = self._jobs[job_id].tenant
+                turns[tenant] = turns.get(tenant, 0) + 1
+                ranked.append((turns[tenant], place))
+            chosen = sorted(ranked)[:limit]
+            for _, place in chosen:
+                publish(*self._outbox[place])  # raises: nothing is marked sent, as a rolled-back transaction
+            sent = {place for _, place in chosen}
+            self._outbox = [entry for place, entry in enumerate(self._outbox) if place not in sent]
+            return len(chosen)
 
     def unsent(self) -> int:
         with self._lock:

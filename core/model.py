@@ -6,11 +6,14 @@ store (core/memory.py) use them as the PostgreSQL one (core/jobstore.py) does.
     queued ──start──▶ processing ──succeed──▶ succeeded
        ├──────────────────┴────────fail─────▶ failed ───┐
        └──────────────────┴───────cancel────▶ canceled ─┴─retry──▶ queued
+
+A batch is many jobs made in one request; its state is read off its jobs' (``Batch.status``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -76,7 +79,65 @@ class Job:
     """Returned for a repeated Idempotency-Key: the job was created by an earlier request."""
     purged_at: datetime | None = None
     """When its images were deleted (DELETE /v1/jobs/{id}, or the retention period): the record stays."""
+    batch_id: uuid.UUID | None = None
+    """The batch the job is an item of, if any."""
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+
+class BatchStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One source of a batch, and what it changes in the batch's outputs."""
+
+    source_key: str | None = None
+    source_url: str | None = None
+    focal: tuple[float, float] | None = None
+    """The point outputs that crop (fit cover or pad) keep, 0..1 each way."""
+    error: tuple[str, str] | None = None
+    """(code, message) when the item is refused at once (a source that is not the tenant's): its job is made
+    failed, and the rest of the batch goes on."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: uuid.UUID
+    tenant: str
+    items: int
+    created_at: datetime
+    webhook_url: str | None = None
+    canceled_at: datetime | None = None
+    finished_at: datetime | None = None
+    """Every item had ended when the batch was last looked at (its manifest written, its webhook due)."""
+    manifest_key: str | None = None
+    notified_at: datetime | None = None
+    purged_at: datetime | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """Its jobs by status; the counts add up to ``items``."""
+    replayed: bool = False
+
+    @property
+    def ended(self) -> int:
+        return sum(self.counts.get(s, 0) for s in TERMINAL)
+
+    @property
+    def status(self) -> BatchStatus:
+        if self.canceled_at is not None:
+            return BatchStatus.CANCELED
+        if self.ended < self.items:
+            queued = self.counts.get(JobStatus.QUEUED, 0) == self.items
+            return BatchStatus.QUEUED if queued else BatchStatus.PROCESSING
+        succeeded = self.counts.get(JobStatus.SUCCEEDED, 0)
+        if succeeded == self.items:
+            return BatchStatus.SUCCEEDED
+        return BatchStatus.FAILED if succeeded == 0 else BatchStatus.PARTIALLY_FAILED

@@ -16,8 +16,11 @@ OUTBOX_CHANNEL = "pixelflow_outbox"
 
 class PgOutbox(Database):
     def relay(self, publish: Publish, limit: int = 200) -> int:
-        """Publish up to ``limit`` unsent outbox rows, oldest first, and mark them sent.
+        """Publish up to ``limit`` unsent outbox rows, taking the tenants in turn (each tenant's oldest first,
+        then each one's second…), and mark them sent.
 
+        The turn is what keeps one tenant's 10,000-item batch from holding another's single job behind it,
+        with the relay feeding the queues only as fast as the workers take (tasks/relay.py).
         Rows are locked with SKIP LOCKED, so several relays can run side by side.
         If ``publish`` raises, the transaction rolls back and the rows stay unsent.
         A crash after a publish and before the commit publishes that job again:
@@ -25,7 +28,10 @@ class PgOutbox(Database):
         """
         with self.tx() as cur:
             cur.execute(
-                "SELECT id, job_id, traceparent FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s"
+                "SELECT o.id, o.job_id, o.traceparent FROM outbox o WHERE o.id IN ("
+                " SELECT id FROM (SELECT w.id, row_number() OVER (PARTITION BY j.tenant ORDER BY w.id) AS turn"
+                "  FROM outbox w JOIN jobs j ON j.id = w.job_id WHERE w.sent_at IS NULL) t"
+                " ORDER BY turn, id LIMIT %s)"
                 " FOR UPDATE SKIP LOCKED",
                 (limit,),
             )

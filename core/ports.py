@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from config import Settings
-from core.model import Job, JobStatus, Output
+from core.model import Batch, BatchItem, Job, JobStatus, Output
 from core.spec import OutputSpec
 
 
@@ -105,6 +105,63 @@ class Jobs(Protocol):
         ...
 
 
+class Batches(Protocol):
+    """Batches: many jobs made in one request, each a job of its own that names its batch."""
+
+    def create_batch(
+        self,
+        batch_id: uuid.UUID,
+        job_ids: Sequence[uuid.UUID],
+        items: Sequence[BatchItem],
+        outputs: Sequence[OutputSpec],
+        tenant: str,
+        placeholder: bool = False,
+        webhook_url: str | None = None,
+        job_webhook_url: str | None = None,
+        idempotency: tuple[str, str] | None = None,
+    ) -> Batch:
+        """The batch and a job per item (``job_ids[i]`` for ``items[i]``), queued and waiting in the outbox,
+        in a number of statements that does not grow with the items. An item with ``error`` gets a job
+        that has failed already (never sent). ``idempotency`` as for Jobs.create."""
+        ...
+
+    def get_batch(self, batch_id: uuid.UUID, tenant: str | None = None) -> Batch | None:
+        """The batch with its jobs counted by status; with ``tenant``, only if it is that tenant's."""
+        ...
+
+    def list_batches(self, tenant: str, limit: int = 20, before: uuid.UUID | None = None) -> list[Batch]: ...
+
+    def batch_jobs(
+        self, batch_id: uuid.UUID, status: str | None = None, limit: int = 20, after: uuid.UUID | None = None
+    ) -> list[Job]:
+        """A page of the batch's jobs, in item order (ids ascend with it); ``after`` is the last id seen."""
+        ...
+
+    def cancel_batch(self, batch_id: uuid.UUID) -> int:
+        """Cancel every item still queued or processing, and the batch; how many items were canceled."""
+        ...
+
+    def retry_batch(self, batch_id: uuid.UUID) -> int:
+        """Run the failed items whose images were not deleted again; how many. The batch is open again."""
+        ...
+
+    def open_batches(self, limit: int = 100) -> list[Batch]:
+        """Batches not marked finished whose items have all ended: the sweeper finishes them."""
+        ...
+
+    def finish_batch(self, batch_id: uuid.UUID, manifest_key: str) -> bool:
+        """Mark the batch finished with its manifest; False if it was already, or an item is running again."""
+        ...
+
+    def record_batch_notification(self, batch_id: uuid.UUID) -> bool:
+        """The batch.completed webhook has ended; False if it had already (it is sent once)."""
+        ...
+
+    def record_batch_purge(self, batch_id: uuid.UUID) -> bool:
+        """Every item's images are deleted (core/purge.py): the batch says when; False if it did already."""
+        ...
+
+
 class Deliveries(Protocol):
     """Webhook attempts, and the endpoints disabled for answering 410."""
 
@@ -168,7 +225,7 @@ class SigningSecrets(Protocol):
         ...
 
 
-class JobRecords(Jobs, Deliveries, Usage, Protocol):
+class JobRecords(Jobs, Batches, Deliveries, Usage, Protocol):
     """What the steps and the API's job views use."""
 
 
@@ -183,6 +240,7 @@ class Services:
 
 
 __all__ = [
+    "Batches",
     "DeadLetters",
     "Deliveries",
     "Job",

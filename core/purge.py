@@ -15,8 +15,8 @@ import logging
 from datetime import datetime, timedelta
 
 from core.errors import JobNotEnded
-from core.model import Job
-from core.ports import Jobs, ObjectStore
+from core.model import Batch, Job
+from core.ports import JobRecords, Jobs, ObjectStore
 from core.spec import staged_source_key
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,24 @@ def purge_job(job: Job, jobs: Jobs, store: ObjectStore, how: str = "request") ->
         store.delete(sorted(keys))
     jobs.purge(job.id, len(keys), sum(o.bytes or 0 for o in job.outputs if o.key or o.staged_key), how)
     return jobs.get(job.id) or job
+
+
+def purge_batch(batch: Batch, jobs: JobRecords, store: ObjectStore, page: int = 500) -> Batch:
+    """Purge every job of an ended batch, as ``purge_job`` does one, then mark the batch purged (its manifest
+    goes with it). Repeating it, or finishing one that stopped halfway, purges only what is left."""
+    if batch.purged_at is not None:
+        return batch
+    if batch.ended < batch.items:
+        raise JobNotEnded(f"batch {batch.id} has {batch.items - batch.ended} items not ended: cancel it first")
+    after = None
+    while found := jobs.batch_jobs(batch.id, limit=page, after=after):
+        for job in found:
+            purge_job(job, jobs, store)
+        after = found[-1].id
+    if batch.manifest_key:
+        store.delete([batch.manifest_key])
+    jobs.record_batch_purge(batch.id)
+    return jobs.get_batch(batch.id) or batch
 
 
 def expire_jobs(jobs: Jobs, store: ObjectStore, retention: timedelta, batch: int) -> int:

@@ -89,6 +89,12 @@ class OutputSpec:
     animated: bool = True
     watermark: Watermark | None = None
 
+    def focused(self, focal: tuple[float, float] | None) -> OutputSpec:
+        """The output for a batch item with its own focal point: outputs that crop keep that point."""
+        if focal is None or self.fit not in ("cover", "pad"):
+            return self
+        return dataclasses.replace(self, gravity="focal", focal=focal)
+
     def effective_quality(self, fmt: str) -> int | None:
         return self.quality if self.quality is not None else DEFAULT_QUALITY.get(fmt)
 

@@ -18,14 +18,16 @@ fetches it.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from config import Settings
 from core.errors import InvalidRequest, SourceForbidden, SourceNotFound, WatermarkNotFound
-from core.model import Job
-from core.ports import Jobs
+from core.ids import new_id
+from core.model import Batch, BatchItem, Job
+from core.ports import Batches, Jobs
 from core.spec import OutputSpec, upload_prefix
 from core.urlguard import check_url
 
@@ -82,6 +84,82 @@ def submit_job(
         idempotency=request.idempotency,
         tenant=tenant,
     )
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """Many sources, the same outputs for each (an item may bring its own focal point)."""
+
+    items: Sequence[BatchItem]
+    outputs: Sequence[OutputSpec] = ()
+    presets: Sequence[str] = ()
+    webhook_url: str | None = None
+    """Told once, batch.completed, when every item has ended."""
+    job_webhook_url: str | None = None
+    """Told of every item's job, as a job's webhook is."""
+    placeholder: bool = False
+    idempotency: tuple[str, str] | None = field(default=None)
+
+
+def submit_batch(
+    tenant: str,
+    request: BatchRequest,
+    settings: Settings,
+    presets: Mapping[str, Sequence[OutputSpec]],
+    batches: Batches,
+    batch_id: uuid.UUID,
+) -> Batch:
+    """The batch's rules, then the batch and a job per item, in statements that do not grow with the items.
+
+    A whole-request mistake (no items, too many, unknown preset, a forbidden webhook address) refuses the
+    batch. A mistake in one item (a source that is not the tenant's upload, a URL to a forbidden address)
+    refuses that item alone: its job is made failed with the code a single job would get, and the rest go on.
+    """
+    if not request.items:
+        raise InvalidRequest("a batch needs at least one item", {"items": ["empty"]})
+    if len(request.items) > settings.batch_max_items:
+        raise InvalidRequest(
+            f"a batch may have at most {settings.batch_max_items} items (PIXELFLOW_BATCH_MAX_ITEMS);"
+            f" this one has {len(request.items)}",
+            {"items": [f"more than {settings.batch_max_items}"]},
+        )
+    outputs = _outputs(JobRequest(outputs=request.outputs, presets=request.presets), settings, presets)
+    for name, url in (("webhook_url", request.webhook_url), ("job_webhook_url", request.job_webhook_url)):
+        if url:
+            try:
+                check_url(url, settings.fetch_allow)
+            except SourceForbidden as exc:
+                raise SourceForbidden(f"{name}: {exc.message}") from None
+    owned = upload_prefix(tenant)
+    for key in sorted({s.watermark.image_key for s in outputs if s.watermark and s.watermark.image_key}):
+        if not key.startswith(owned):
+            raise WatermarkNotFound(f"no watermark image was uploaded at {key!r}")
+    items = [_judged(item, owned, settings) for item in request.items]
+    # Ids ascend with the items: a batch's jobs page in item order.
+    job_ids = sorted(new_id() for _ in items)
+    return batches.create_batch(
+        batch_id,
+        job_ids,
+        items,
+        outputs,
+        tenant,
+        placeholder=request.placeholder,
+        webhook_url=request.webhook_url,
+        job_webhook_url=request.job_webhook_url,
+        idempotency=request.idempotency,
+    )
+
+
+def _judged(item: BatchItem, owned: str, settings: Settings) -> BatchItem:
+    """The item, or the item refused with the error a single job would have got."""
+    if item.source_key is not None and not item.source_key.startswith(owned):
+        return dataclasses.replace(item, error=(SourceNotFound.code, f"nothing was uploaded at {item.source_key!r}"))
+    if item.source_url is not None:
+        try:
+            check_url(item.source_url, settings.fetch_allow)
+        except SourceForbidden as exc:
+            return dataclasses.replace(item, error=(exc.code, exc.message))
+    return item
 
 
 def _outputs(request: JobRequest, settings: Settings, presets: Mapping[str, Sequence[OutputSpec]]) -> list[OutputSpec]:

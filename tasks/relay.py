@@ -28,7 +28,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import amqp.exceptions
 import psycopg
+from kombu import Connection
 from kombu.exceptions import OperationalError
 from kombu.message import Message
 from prometheus_client import CollectorRegistry, Counter, start_http_server
@@ -44,6 +46,9 @@ from tasks.pipeline import job_chain, notify_task
 
 log = logging.getLogger("pixelflow.relay")
 POLL_SECONDS = 1.0
+# While chains wait for room in the queues, the relay looks again this often: a worker takes a message every few
+# tens of milliseconds, and the queues must not run dry between looks.
+HELD_POLL_SECONDS = 0.05
 # Retention, per sweep: at most this many jobs purged (each a DELETE of its objects), and one listing page.
 RETENTION_BATCH = 100
 UPLOADS_PAGE = 1000
@@ -103,6 +108,7 @@ class Relay:
         self.uploads_after = ""  # where the next page of uploads starts
         self.running = True
         self.metrics = RelayMetrics()
+        self.held = False  # chains are waiting for room in the queues
 
     def publish(self, job_id: uuid.UUID, traceparent: str | None = None) -> None:
         publish(job_id, traceparent)
@@ -111,14 +117,13 @@ class Relay:
     def stop(self, *_: object) -> None:
         self.running = False
 
-    def drain_dead_letters(self) -> int:
+    def drain_dead_letters(self, conn: Connection) -> int:
         moved = 0
-        with broker.connection(self.settings) as conn:
-            queue = topology.dead_letter_queue(self.settings)(conn.default_channel)
-            while self.running and (message := queue.get(no_ack=False)) is not None:
-                self.record(message)
-                message.ack()
-                moved += 1
+        queue = topology.dead_letter_queue(self.settings)(conn.default_channel)
+        while self.running and (message := queue.get(no_ack=False)) is not None:
+            self.record(message)
+            message.ack()
+            moved += 1
         return moved
 
     def record(self, message: Message) -> None:
@@ -178,10 +183,28 @@ class Relay:
         except StorageUnavailable as exc:  # the next sweep tries again
             log.warning("retention: %s", exc.message)
 
-    def drain(self) -> int:
-        sent = 0
+    def room(self, conn: Connection) -> int | None:
+        """How many chains may go out now: every work queue below PIXELFLOW_RELAY_READY_PER_CONSUMER ready
+        messages per consumer (None: no bound). Read from the broker itself (a passive declare per queue),
+        so it counts every message waiting, the later steps of chains already out included."""
+        per = self.settings.relay_ready_per_consumer
+        if per == 0:
+            return None
+        room = None
+        for name in (self.settings.queue, topology.transform_queue(self.settings)):
+            _, ready, consumers = conn.default_channel.queue_declare(name, passive=True)
+            left = per * max(consumers, 1) - ready
+            room = left if room is None else min(room, left)
+        return max(room or 0, 0)
+
+    def drain(self, conn: Connection) -> int:
+        sent, self.held = 0, False
         while self.running:
-            n = self.jobs.relay(self.publish)
+            room = self.room(conn)
+            if room == 0:
+                self.held = self.jobs.unsent() > 0
+                return sent
+            n = self.jobs.relay(self.publish, 200 if room is None else min(room, 200))
             self.metrics.published.inc(n)
             sent += n
             if n == 0:
@@ -194,6 +217,7 @@ class Relay:
         next_sweep = time.monotonic() + self.settings.sweep_interval
         backoff = 0.5
         listener: psycopg.Connection[tuple[object, ...]] | None = None
+        conn: Connection | None = None  # the broker, for the queues' depth and the dead letters
         try:
             while self.running:
                 liveness.beat("relay")
@@ -206,31 +230,46 @@ class Relay:
                             **timeouts.postgres(self.settings),
                         )
                         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    if conn is None:
+                        conn = broker.connection(self.settings)
+                        conn.ensure_connection(max_retries=1)
                     if not declared:
-                        with broker.connection(self.settings) as conn:
-                            topology.declare(conn, self.settings)
+                        topology.declare(conn, self.settings)
                         declared = True
-                    sent = self.drain()
+                    sent = self.drain(conn)
                     if sent:
                         log.info("published %d jobs", sent)
-                    self.drain_dead_letters()
+                    self.drain_dead_letters(conn)
                     if time.monotonic() >= next_sweep:
                         self.sweep()
                         self.expire()
                         next_sweep = time.monotonic() + self.settings.sweep_interval
-                    for _ in listener.notifies(timeout=POLL_SECONDS, stop_after=1):
+                    wait = HELD_POLL_SECONDS if self.held else POLL_SECONDS
+                    for _ in listener.notifies(timeout=wait, stop_after=1):
                         pass
                     backoff = 0.5
-                except (OperationalError, OSError, DatabaseUnavailable, psycopg.OperationalError) as exc:
+                except (
+                    OperationalError,
+                    OSError,
+                    DatabaseUnavailable,
+                    psycopg.OperationalError,
+                    amqp.exceptions.ChannelError,  # a work queue gone (deleted): declared again
+                ) as exc:
                     log.warning("relay paused %.1fs: %s", backoff, exc)
+                    declared = not isinstance(exc, amqp.exceptions.ChannelError) and declared
                     if listener is not None:
                         listener.close()
+                    if conn is not None:
+                        conn.release()
+                        conn = None
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 10)
         finally:
             liveness.clear("relay")
             if listener is not None:
                 listener.close()
+            if conn is not None:
+                conn.release()
             self.jobs.close()
 
 

@@ -43,7 +43,7 @@ IDEMPOTENCY_KEY = {
 }
 
 
-def _idempotency() -> tuple[str, str] | None:
+def idempotency() -> tuple[str, str] | None:
     """(key, SHA-256 of the canonical JSON body) from the Idempotency-Key header, if any."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -72,7 +72,7 @@ class Jobs(MethodView):
             source_url=source.get("url"),
             webhook_url=body.get("webhook_url"),
             placeholder=body["placeholder"],
-            idempotency=_idempotency(),
+            idempotency=idempotency(),
         )
         job = submit_job(tenant(), job_request, svc.settings, svc.presets, svc.jobs, new_id())
         if job.replayed:

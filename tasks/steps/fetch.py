@@ -24,7 +24,7 @@ from core.errors import (
     UnsupportedFormat,
 )
 from core.ports import Services
-from core.spec import UPLOAD_CONTENT_TYPES, staged_source_key
+from core.spec import UPLOAD_CONTENT_TYPES, staged_source_key, upload_prefix
 from core.urlguard import check_url, guarded_client
 from tasks.steps.common import already_done, processing_job
 
@@ -48,6 +48,10 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
         return True
     limit = svc.settings.max_source_bytes
     if job.source_key:
+        # Only the job's own tenant's uploads, whatever the job's row says: the API refuses another's key, and a
+        # batch item that names one fails at once, but a retried job must not read it either.
+        if not job.source_key.startswith(upload_prefix(job.tenant)):
+            raise SourceNotFound(f"nothing was uploaded at {job.source_key!r}")
         try:
             stored = svc.store.head(job.source_key)
         except FileNotFoundError:

@@ -82,6 +82,18 @@ def test_a_publish_that_fails_leaves_the_outbox_as_it_was(store: Any) -> None:
     assert published == ids  # oldest first
 
 
+def test_the_outbox_takes_the_tenants_in_turn_so_one_tenants_backlog_does_not_hold_another_back(store: Any) -> None:
+    drained(store)
+    bulk, other = tenant(), tenant()
+    backlog = [store.create(new_id(), OUTPUTS, source_key="k", tenant=bulk).id for _ in range(5)]
+    single = store.create(new_id(), OUTPUTS, source_key="k", tenant=other).id
+    published: list[uuid.UUID] = []
+    assert store.relay(lambda job_id, _: published.append(job_id), limit=2) == 2
+    assert sorted(published) == sorted([backlog[0], single])  # the newcomer's job goes out in the first turn
+    assert store.relay(lambda job_id, _: published.append(job_id)) == 4
+    assert published[2:] == backlog[1:]  # each tenant's own in order
+
+
 def test_listing_is_newest_first_by_tenant_status_and_cursor(store: Any) -> None:
     owner = tenant()
     ids = [store.create(new_id(), OUTPUTS, source_key="k", tenant=owner).id for _ in range(3)]

@@ -95,8 +95,15 @@ def test_keda_scales_each_worker_deployment_on_its_own_queue() -> None:
         assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
         assert containers(worker)[0]["args"][0] == role
         assert "replicas" not in worker["spec"]  # KEDA's HPA owns it; a fixed number would fight it
-        [trigger] = scaled["spec"]["triggers"]
+        trigger, backlog = scaled["spec"]["triggers"]
         assert trigger["type"] == "rabbitmq"
+        # The relay holds a batch's backlog in the outbox (it feeds the queues at the workers' pace): KEDA counts
+        # it there too, with the database URL of the Secret the pods use.
+        assert backlog["type"] == "postgresql" and backlog["metadata"]["targetQueryValue"] == length
+        assert backlog["metadata"]["query"] == "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+        db = objects[("TriggerAuthentication", backlog["authenticationRef"]["name"])]
+        [db_ref] = db["spec"]["secretTargetRef"]
+        assert (db_ref["parameter"], db_ref["key"]) == ("connection", "PIXELFLOW_DATABASE_URL")
         assert trigger["metadata"] == {
             "protocol": "amqp",
             "queueName": queue_name,

@@ -144,3 +144,20 @@ def test_uploads_accept_only_image_content_types() -> None:
 )
 def test_upload_keys_keep_only_a_harmless_file_name(given: str, kept: str) -> None:
     assert safe_file_name(given) == kept
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", "on", None])
+def test_a_boolean_field_takes_a_json_boolean_only(value: Any) -> None:
+    # marshmallow's Boolean would take 0, 1, "yes" and "on"; the document says boolean, and so does the API.
+    with pytest.raises(ValidationError) as refused:
+        load(job(placeholder=value, outputs=[{"name": "a", "format": "png", "flip": value}]))
+    assert "placeholder" in refused.value.messages
+    assert load(job(placeholder=True))["placeholder"] is True
+
+
+@pytest.mark.parametrize(("width", "rotate"), [(2.5, 1), ("5", 1), (True, 1), (5, "1.5"), (5, False)])
+def test_a_number_field_takes_a_json_number_only(width: Any, rotate: Any) -> None:
+    # marshmallow's Integer would take "5", true and 2.5 (as 2); its Float "1.5" and false.
+    with pytest.raises(ValidationError):
+        load(job(outputs=[{"name": "a", "format": "png", "width": width, "rotate": rotate}]))
+    assert load(job(outputs=[{"name": "a", "format": "png", "width": 5.0, "rotate": 1}]))["outputs"][0]["width"] == 5

@@ -119,6 +119,18 @@ def test_a_canceled_job_stops_at_the_next_step_and_its_written_outputs_are_remov
     assert job is not None and job.status == JobStatus.CANCELED and "notify" in job.steps_done
 
 
+def test_fetch_never_reads_another_tenants_upload_whatever_the_job_row_names(svc: Services) -> None:
+    # The API refuses such a key and a batch item naming one fails at once; a retried job must not read it either.
+    theirs = uploaded(svc, images.jpeg(64, 48))  # exists, under TENANT's prefix
+    job_id = svc.jobs.create(new_id(), OUTPUTS, source_key=theirs, tenant="someone-else").id
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    before = len(store.calls)
+    with pytest.raises(SourceNotFound, match="nothing was uploaded at"):
+        fetch(svc, job_id)
+    assert store.calls[before:] == []  # not even a HEAD
+
+
 def test_fetch_refuses_a_missing_oversized_or_non_image_upload(svc: Services) -> None:
     # The API accepts a job without asking storage (core/submission.py): fetch's HEAD is the check.
     job_id = svc.jobs.create(new_id(), OUTPUTS, source_key=f"{upload_prefix(TENANT)}gone.jpg", tenant=TENANT).id

@@ -1,0 +1,50 @@
+"""Reading jobs: a job with its ledger and its outputs in one SELECT, for every port that returns jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.db import Database
+from core.model import Job, JobStatus, Output
+from core.spec import OutputSpec
+
+JOB_COLUMNS = (
+    "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
+    "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
+    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder, purged_at,"
+    " batch_id,"
+    " ARRAY(SELECT step FROM job_steps s WHERE s.job_id = jobs.id"
+    " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done,"
+    " ARRAY(SELECT to_jsonb(o) FROM job_outputs o WHERE o.job_id = jobs.id ORDER BY o.position) AS outputs_rows"
+)
+
+
+class JobRows(Database):
+    def _select(self, tail: str, params: Sequence[object]) -> list[Job]:
+        """Jobs with their ledger and outputs, in one statement."""
+        with self.statement() as cur:
+            cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs {tail}", params)  # noqa: S608
+            rows = cur.fetchall()
+        jobs = []
+        for r in rows:
+            outputs = tuple(_output(o) for o in r.pop("outputs_rows"))
+            fields = r | {"status": JobStatus(r["status"]), "steps_done": tuple(r["steps_done"])}
+            jobs.append(Job(**fields, outputs=outputs))
+        return jobs
+
+
+def _output(row: dict[str, Any]) -> Output:
+    """An output from its job_outputs row (as JSON: _JOB_COLUMNS reads them with the job)."""
+    spec = OutputSpec.from_fields(
+        {k: row[k] for k in ("name", "format", "width", "height", "fit", "quality")} | (row["options"] or {})
+    )
+    return Output(
+        spec,
+        row["staged_key"],
+        row["key"],
+        row["result_width"],
+        row["result_height"],
+        row["bytes"],
+        row["result_format"],
+    )
