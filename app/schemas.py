@@ -252,9 +252,7 @@ class JobRequestSchema(StrictSchema):
         load_default=list,
         metadata={"description": "named output sets from the configuration, added to outputs"},
     )
-    placeholder = JsonBoolean(
-        load_default=False, metadata={"description": "put a BlurHash of the image in the result"}
-    )
+    placeholder = JsonBoolean(load_default=False, metadata={"description": "put a BlurHash of the image in the result"})
     webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
 
     # _something_to_make's first rule, in the document (OpenApiExtras).
@@ -300,7 +298,10 @@ class BatchRequestSchema(StrictSchema):
     webhook_url = fields.Url(
         schemes={"http", "https"},
         validate=validate.Length(min=10, max=2048),
-        metadata={**HTTP_URL, "description": "told once (batch.completed) when every item has ended"},
+        metadata={
+            **HTTP_URL,
+            "description": "where batch.completed will be sent once every item has ended: stored, not sent yet",
+        },
     )
     job_webhook_url = fields.Url(
         schemes={"http", "https"},
@@ -339,7 +340,9 @@ class BatchSchema(Schema):
     webhook_url = fields.String(allow_none=True)
     manifest_url = fields.String(
         allow_none=True,
-        metadata={"description": "a presigned GET of the results manifest (JSON Lines), once every item ended"},
+        metadata={
+            "description": "a presigned GET of the results manifest (JSON Lines): null until manifests are written"
+        },
     )
     created_at = fields.String(required=True)
     canceled_at = fields.String(allow_none=True)
