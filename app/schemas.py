@@ -300,7 +300,7 @@ class BatchRequestSchema(StrictSchema):
         validate=validate.Length(min=10, max=2048),
         metadata={
             **HTTP_URL,
-            "description": "where batch.completed will be sent once every item has ended: stored, not sent yet",
+            "description": "where batch.completed is sent, signed as a job's webhook, once every item has ended",
         },
     )
     job_webhook_url = fields.Url(
@@ -341,12 +341,18 @@ class BatchSchema(Schema):
     manifest_url = fields.String(
         allow_none=True,
         metadata={
-            "description": "a presigned GET of the results manifest (JSON Lines): null until manifests are written"
+            "description": "a presigned GET of the results manifest (JSON Lines, one line per item: source,"
+            " status, output keys and sizes, error), once the batch has finished"
         },
     )
     created_at = fields.String(required=True)
     canceled_at = fields.String(allow_none=True)
-    finished_at = fields.String(allow_none=True, metadata={"description": "when every item had ended"})
+    finished_at = fields.String(
+        allow_none=True, metadata={"description": "when every item had ended and the manifest was written"}
+    )
+    notified_at = fields.String(
+        allow_none=True, metadata={"description": "when its batch.completed delivery ended (or had none to make)"}
+    )
     purged_at = fields.String(allow_none=True)
     jobs = fields.List(fields.Nested(lambda: JobSchema()), metadata={"description": "GET: a page of its jobs"})
     next_cursor = fields.String(allow_none=True, metadata={"description": "pass as cursor for the next page"})

@@ -6,15 +6,17 @@ statement fed by arrays (``unnest``), not a statement per item. Each item is
 then a job like any other (its own chain, states, retries, dead letters),
 with ``batch_id`` on its row. A batch's state is read off its jobs, counted
 by the index ``jobs_batch`` (core/model.py ``Batch.status``); the relay's
-sweeper finishes a batch whose items have all ended (``open_batches``,
-``finish_batch``).
+relay hands a batch whose items have all ended to a worker
+(``relay_batches``), which writes its manifest, marks it finished
+(``finish_batch``) and sends its batch.completed webhook
+(``record_batch_notification``): tasks/steps/finish.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -33,7 +35,7 @@ _COUNTS = (
 )
 _BATCH_COLUMNS = (
     "b.id, b.tenant, b.items, b.created_at, b.webhook_url, b.canceled_at, b.finished_at, b.manifest_key,"
-    f" b.notified_at, b.purged_at, {_COUNTS}"
+    f" b.notified_at, b.webhook_status, b.webhook_error, b.purged_at, {_COUNTS}"
 )
 _RUNNING = "SELECT 1 FROM jobs WHERE batch_id = b.id AND status IN ('queued', 'processing')"
 
@@ -126,7 +128,9 @@ class PgBatches(JobRows):
                 FROM item i CROSS JOIN jsonb_to_recordset(%(outputs)s) AS o(position integer, name text, format text,
                      width integer, height integer, fit text, quality integer, options jsonb)
             ), queued AS (
-                INSERT INTO outbox (job_id, traceparent) SELECT id, %(traceparent)s FROM item WHERE code IS NULL
+                -- A refused item's chain is sent only to tell its webhook (fetch finds it ended: notify).
+                INSERT INTO outbox (job_id, traceparent) SELECT id, %(traceparent)s FROM item
+                WHERE code IS NULL OR %(hook)s::text IS NOT NULL
             )
             SELECT pg_notify(%(channel)s, '')
             """,
@@ -180,17 +184,19 @@ class PgBatches(JobRows):
 
     def cancel_batch(self, batch_id: uuid.UUID) -> int:
         with self.statement() as cur:
-            # The chains of canceled items still waiting in the outbox are not sent: they would only stop.
+            # The chains of canceled items still waiting in the outbox are not sent (they would only stop), unless
+            # they have a webhook to tell.
             cur.execute(
                 """
                 WITH canceled AS (
                     UPDATE jobs SET status = 'canceled', finished_at = now()
-                    WHERE batch_id = %(id)s AND status IN ('queued', 'processing') RETURNING id
+                    WHERE batch_id = %(id)s AND status IN ('queued', 'processing') RETURNING id, webhook_url
                 ), batch AS (
                     UPDATE batches SET canceled_at = COALESCE(canceled_at, now())
                     WHERE id = %(id)s AND EXISTS (SELECT 1 FROM canceled)
                 ), unsent AS (
-                    UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL AND job_id IN (SELECT id FROM canceled)
+                    UPDATE outbox SET sent_at = now()
+                    WHERE sent_at IS NULL AND job_id IN (SELECT id FROM canceled WHERE webhook_url IS NULL)
                 )
                 SELECT count(*) AS n FROM canceled
                 """,
@@ -219,7 +225,7 @@ class PgBatches(JobRows):
                     INSERT INTO outbox (job_id, traceparent) SELECT id, %(traceparent)s FROM retried
                 ), batch AS (
                     UPDATE batches SET finished_at = NULL, manifest_key = NULL, notified_at = NULL,
-                        canceled_at = NULL
+                        canceled_at = NULL, finish_sent_at = NULL, webhook_status = NULL, webhook_error = NULL
                     WHERE id = %(id)s AND EXISTS (SELECT 1 FROM retried)
                 )
                 SELECT count(*) AS n, pg_notify(%(channel)s, '') FROM retried
@@ -229,11 +235,29 @@ class PgBatches(JobRows):
             row = cur.fetchone()
         return int(row["n"]) if row else 0
 
-    def open_batches(self, limit: int = 100) -> list[Batch]:
-        return self._batches(
-            f"WHERE b.finished_at IS NULL AND NOT EXISTS ({_RUNNING}) ORDER BY b.created_at LIMIT %s",
-            (limit,),
-        )
+    def relay_batches(
+        self, publish: Callable[[uuid.UUID], None], resend_after: float, retell_after: float, limit: int = 100
+    ) -> int:
+        """Hand to ``publish`` the batches whose items have all ended and whose ending is not yet told: never
+        handed on, or handed on ``resend_after`` seconds ago and still not finished, or ``retell_after``
+        seconds ago and finished but not told (the step that had it was lost). Marked handed on in the same
+        transaction; if ``publish`` raises, nothing is marked. Several relays may run (SKIP LOCKED)."""
+        with self.tx() as cur:
+            cur.execute(
+                "SELECT b.id FROM batches b WHERE b.notified_at IS NULL"  # noqa: S608
+                " AND (b.finish_sent_at IS NULL"
+                "  OR b.finish_sent_at < now() - make_interval(secs => CASE WHEN b.finished_at IS NULL"
+                "   THEN %s::float8 ELSE %s::float8 END))"
+                f" AND (b.finished_at IS NOT NULL OR NOT EXISTS ({_RUNNING}))"
+                " ORDER BY b.created_at LIMIT %s FOR UPDATE SKIP LOCKED",
+                (resend_after, retell_after, limit),
+            )
+            ids = [row["id"] for row in cur.fetchall()]
+            for batch_id in ids:
+                publish(batch_id)
+            if ids:
+                cur.execute("UPDATE batches SET finish_sent_at = now() WHERE id = ANY(%s)", (ids,))
+        return len(ids)
 
     def finish_batch(self, batch_id: uuid.UUID, manifest_key: str) -> bool:
         with self.statement() as cur:
@@ -244,9 +268,13 @@ class PgBatches(JobRows):
             )
             return cur.rowcount == 1
 
-    def record_batch_notification(self, batch_id: uuid.UUID) -> bool:
+    def record_batch_notification(self, batch_id: uuid.UUID, status: int | None, error: str | None) -> bool:
         with self.statement() as cur:
-            cur.execute("UPDATE batches SET notified_at = now() WHERE id = %s AND notified_at IS NULL", (batch_id,))
+            cur.execute(
+                "UPDATE batches SET notified_at = now(), webhook_status = %s, webhook_error = %s"
+                " WHERE id = %s AND notified_at IS NULL AND finished_at IS NOT NULL",
+                (status, error and redact.scrub(error)[:1000], batch_id),
+            )
             return cur.rowcount == 1
 
     def record_batch_purge(self, batch_id: uuid.UUID) -> bool:

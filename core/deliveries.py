@@ -12,36 +12,35 @@ from core.db import Database
 class PgDeliveries(Database):
     def record_delivery(
         self,
-        job_id: uuid.UUID,
+        job_id: uuid.UUID | None,
         message_id: str,
         url: str,
         attempt: int,
         status: int | None,
         error: str | None,
         duration_ms: int,
+        batch_id: uuid.UUID | None = None,
     ) -> None:
-        with self.tx() as cur:
+        with self.statement() as cur:
             cur.execute(
-                "INSERT INTO webhook_deliveries (job_id, message_id, url, attempt, status_code, error, duration_ms)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (job_id, message_id, url, attempt, status, error and redact.scrub(error), duration_ms),
+                "INSERT INTO webhook_deliveries (job_id, batch_id, message_id, url, attempt, status_code, error,"
+                " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (job_id, batch_id, message_id, url, attempt, status, error and redact.scrub(error), duration_ms),
             )
 
-    def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int:
-        with self.tx() as cur:
-            cur.execute(
-                "SELECT count(*) AS n FROM webhook_deliveries WHERE job_id = %s AND message_id = %s",
-                (job_id, message_id),
-            )
+    def delivery_attempts(self, message_id: str) -> int:
+        with self.statement() as cur:
+            cur.execute("SELECT count(*) AS n FROM webhook_deliveries WHERE message_id = %s", (message_id,))
             row = cur.fetchone()
         return int(row["n"]) if row else 0
 
-    def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
-        with self.tx() as cur:
+    def deliveries(self, job_id: uuid.UUID | None = None, batch_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+        column, subject = ("batch_id", batch_id) if job_id is None else ("job_id", job_id)
+        with self.statement() as cur:
             cur.execute(
-                "SELECT id, message_id, url, attempt, status_code, error, duration_ms, created_at"
-                " FROM webhook_deliveries WHERE job_id = %s ORDER BY id",
-                (job_id,),
+                "SELECT id, message_id, url, attempt, status_code, error, duration_ms, created_at"  # noqa: S608
+                f" FROM webhook_deliveries WHERE {column} = %s ORDER BY id",
+                (subject,),
             )
             return cur.fetchall()
 

@@ -60,5 +60,6 @@ def batch_document(batch: Batch, store: ObjectStore, url_ttl: timedelta) -> dict
         "created_at": batch.created_at.isoformat(),
         "canceled_at": batch.canceled_at.isoformat() if batch.canceled_at else None,
         "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "notified_at": batch.notified_at.isoformat() if batch.notified_at else None,
         "purged_at": batch.purged_at.isoformat() if batch.purged_at else None,
     }

@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ class MemoryJobs:
         self._ids = itertools.count(1)
         self._batches: dict[uuid.UUID, Batch] = {}
         self._batch_keys: dict[tuple[str, str], tuple[str, uuid.UUID]] = {}
+        self._batch_sent: dict[uuid.UUID, datetime] = {}  # relay_batches: when each was handed on
 
     # Jobs
 
@@ -307,7 +308,7 @@ class MemoryJobs:
                     outputs=tuple(Output(o.focused(item.focal)) for o in outputs),
                     batch_id=batch_id,
                 )
-                if not refused:
+                if not refused or job_webhook_url:  # a refused item's chain only tells its webhook (fetch: ended)
                     self._outbox.append((job_id, tracing.carrier()))
             return self._batch(batch_id)
 
@@ -341,7 +342,8 @@ class MemoryJobs:
             if canceled:
                 batch = self._batches[batch_id]
                 self._batches[batch_id] = dataclasses.replace(batch, canceled_at=batch.canceled_at or _now())
-                self._outbox = [entry for entry in self._outbox if entry[0] not in canceled]
+                unheard = {i for i in canceled if not self._jobs[i].webhook_url}
+                self._outbox = [entry for entry in self._outbox if entry[0] not in unheard]
             return len(canceled)
 
     def retry_batch(self, batch_id: uuid.UUID) -> int:
@@ -350,14 +352,39 @@ class MemoryJobs:
             retried = sum(self.retry(j.id) for j in failed)
             if retried:
                 self._batches[batch_id] = dataclasses.replace(
-                    self._batches[batch_id], finished_at=None, manifest_key=None, notified_at=None, canceled_at=None
+                    self._batches[batch_id],
+                    finished_at=None,
+                    manifest_key=None,
+                    notified_at=None,
+                    canceled_at=None,
+                    webhook_status=None,
+                    webhook_error=None,
                 )
+                self._batch_sent.pop(batch_id, None)
             return retried
 
-    def open_batches(self, limit: int = 100) -> list[Batch]:
+    def relay_batches(
+        self, publish: Callable[[uuid.UUID], None], resend_after: float, retell_after: float, limit: int = 100
+    ) -> int:
         with self._lock:
-            found = [self._batch(b.id) for b in self._batches.values() if b.finished_at is None]
-        return sorted((b for b in found if b.ended == b.items), key=lambda b: b.created_at)[:limit]
+            due = sorted(
+                (
+                    b
+                    for b in map(self._batch, self._batches)
+                    if b.notified_at is None
+                    and (b.finished_at is not None or b.ended == b.items)
+                    and (
+                        (sent := self._batch_sent.get(b.id)) is None
+                        or sent <= _now() - timedelta(seconds=resend_after if b.finished_at is None else retell_after)
+                    )
+                ),
+                key=lambda b: b.created_at,
+            )[:limit]
+            for batch in due:
+                publish(batch.id)
+            for batch in due:
+                self._batch_sent[batch.id] = _now()
+            return len(due)
 
     def finish_batch(self, batch_id: uuid.UUID, manifest_key: str) -> bool:
         with self._lock:
@@ -369,12 +396,14 @@ class MemoryJobs:
             )
             return True
 
-    def record_batch_notification(self, batch_id: uuid.UUID) -> bool:
+    def record_batch_notification(self, batch_id: uuid.UUID, status: int | None, error: str | None) -> bool:
         with self._lock:
             batch = self._batches[batch_id]
-            if batch.notified_at is not None:
+            if batch.notified_at is not None or batch.finished_at is None:
                 return False
-            self._batches[batch_id] = dataclasses.replace(batch, notified_at=_now())
+            self._batches[batch_id] = dataclasses.replace(
+                batch, notified_at=_now(), webhook_status=status, webhook_error=error and redact.scrub(error)[:1000]
+            )
             return True
 
     def record_batch_purge(self, batch_id: uuid.UUID) -> bool:
@@ -389,19 +418,21 @@ class MemoryJobs:
 
     def record_delivery(
         self,
-        job_id: uuid.UUID,
+        job_id: uuid.UUID | None,
         message_id: str,
         url: str,
         attempt: int,
         status: int | None,
         error: str | None,
         duration_ms: int,
+        batch_id: uuid.UUID | None = None,
     ) -> None:
         with self._lock:
             self._deliveries.append(
                 {
                     "id": next(self._ids),
                     "job_id": job_id,
+                    "batch_id": batch_id,
                     "message_id": message_id,
                     "url": url,
                     "attempt": attempt,
@@ -412,13 +443,18 @@ class MemoryJobs:
                 }
             )
 
-    def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int:
+    def delivery_attempts(self, message_id: str) -> int:
         with self._lock:
-            return sum(d["job_id"] == job_id and d["message_id"] == message_id for d in self._deliveries)
+            return sum(d["message_id"] == message_id for d in self._deliveries)
 
-    def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
+    def deliveries(self, job_id: uuid.UUID | None = None, batch_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+        column, subject = ("batch_id", batch_id) if job_id is None else ("job_id", job_id)
         with self._lock:
-            return [{k: v for k, v in d.items() if k != "job_id"} for d in self._deliveries if d["job_id"] == job_id]
+            return [
+                {k: v for k, v in d.items() if k not in ("job_id", "batch_id")}
+                for d in self._deliveries
+                if d[column] == subject
+            ]
 
     def disable_endpoint(self, url: str, reason: str) -> None:
         with self._lock:

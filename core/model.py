@@ -121,6 +121,9 @@ class Batch:
     """Every item had ended when the batch was last looked at (its manifest written, its webhook due)."""
     manifest_key: str | None = None
     notified_at: datetime | None = None
+    """Its batch.completed webhook has ended (delivered, refused or given up), or there was none to send."""
+    webhook_status: int | None = None
+    webhook_error: str | None = None
     purged_at: datetime | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     """Its jobs by status; the counts add up to ``items``."""

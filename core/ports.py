@@ -122,7 +122,8 @@ class Batches(Protocol):
     ) -> Batch:
         """The batch and a job per item (``job_ids[i]`` for ``items[i]``), queued and waiting in the outbox,
         in a number of statements that does not grow with the items. An item with ``error`` gets a job
-        that has failed already (never sent). ``idempotency`` as for Jobs.create."""
+        that has failed already (sent only with ``job_webhook_url``, for notify to tell it).
+        ``idempotency`` as for Jobs.create."""
         ...
 
     def get_batch(self, batch_id: uuid.UUID, tenant: str | None = None) -> Batch | None:
@@ -145,16 +146,22 @@ class Batches(Protocol):
         """Run the failed items whose images were not deleted again; how many. The batch is open again."""
         ...
 
-    def open_batches(self, limit: int = 100) -> list[Batch]:
-        """Batches not marked finished whose items have all ended: the sweeper finishes them."""
+    def relay_batches(
+        self, publish: Callable[[uuid.UUID], None], resend_after: float, retell_after: float, limit: int = 100
+    ) -> int:
+        """Hand each batch whose items have all ended, and whose ending is not told yet, to ``publish``
+        (a worker then finishes it), once; again if still not finished ``resend_after`` seconds later, or
+        finished and not told ``retell_after`` seconds later. If ``publish`` raises, they are handed on
+        next time."""
         ...
 
     def finish_batch(self, batch_id: uuid.UUID, manifest_key: str) -> bool:
         """Mark the batch finished with its manifest; False if it was already, or an item is running again."""
         ...
 
-    def record_batch_notification(self, batch_id: uuid.UUID) -> bool:
-        """The batch.completed webhook has ended; False if it had already (it is sent once)."""
+    def record_batch_notification(self, batch_id: uuid.UUID, status: int | None, error: str | None) -> bool:
+        """The finished batch's batch.completed webhook has ended (``status`` the endpoint's answer, None with
+        no webhook or none received); False if it had already, or the batch is not finished."""
         ...
 
     def record_batch_purge(self, batch_id: uuid.UUID) -> bool:
@@ -167,16 +174,26 @@ class Deliveries(Protocol):
 
     def record_delivery(
         self,
-        job_id: uuid.UUID,
+        job_id: uuid.UUID | None,
         message_id: str,
         url: str,
         attempt: int,
         status: int | None,
         error: str | None,
         duration_ms: int,
-    ) -> None: ...
-    def delivery_attempts(self, job_id: uuid.UUID, message_id: str) -> int: ...
-    def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]: ...
+        batch_id: uuid.UUID | None = None,
+    ) -> None:
+        """An attempt to deliver a job's webhook, or (``job_id`` None) a batch's."""
+        ...
+
+    def delivery_attempts(self, message_id: str) -> int:
+        """Attempts made so far to deliver this message (its id names one event)."""
+        ...
+
+    def deliveries(self, job_id: uuid.UUID | None = None, batch_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+        """The attempts to deliver the job's (or the batch's) webhooks, oldest first."""
+        ...
+
     def disable_endpoint(self, url: str, reason: str) -> None: ...
     def endpoint_disabled(self, url: str) -> bool: ...
 

@@ -153,6 +153,11 @@ def result_key(tenant: str, job_id: object, name: str, fmt: str) -> str:
     return f"results/{tenant}/{job_id}/{name}.{extension(fmt)}"
 
 
+def manifest_key(tenant: str, batch_id: object) -> str:
+    """A batch's results manifest (JSON Lines), beside its tenant's results."""
+    return f"results/{tenant}/batches/{batch_id}/manifest.jsonl"
+
+
 # What an upload slot may declare, and what a job's uploaded source must have been stored as.
 UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif")
 

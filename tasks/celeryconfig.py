@@ -48,6 +48,7 @@ task_annotations = {
     **{f"pixelflow.{step}": {"max_retries": _settings.task_max_retries} for step in STEPS_BEFORE_NOTIFY},
     # Webhooks keep trying for hours: 2 s doubling to an hour between attempts.
     "pixelflow.notify": {"max_retries": _settings.webhook_max_retries, "retry_backoff_max": 3600},
+    "pixelflow.finish_batch": {"max_retries": _settings.webhook_max_retries, "retry_backoff_max": 3600},
 }
 
 task_acks_late = True

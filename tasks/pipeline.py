@@ -28,7 +28,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, NoReturn
 
 from celery import Task, chain, signature
@@ -48,9 +48,11 @@ from kombu.exceptions import OperationalError
 from config import get_settings
 from core import failpoints, logs, tracing
 from core.errors import (
+    DatabaseUnavailable,
     PixelFlowError,
     StepTimedOut,
     StorageUnavailable,
+    TransientError,
     WebhookRejected,
 )
 from core.objectstore import S3ObjectStore
@@ -234,6 +236,40 @@ def upload_task(self: StepTask, job_id: str) -> None:
 @app.task(base=NotifyTask, bind=True, name="pixelflow.notify")
 def notify_task(self: NotifyTask, job_id: str) -> None:
     self.run_step(steps.notify, job_id)
+
+
+class BatchTask(StepTask):
+    """A batch's finish (tasks/steps/finish.py): retried as notify is while storage, PostgreSQL or the webhook
+    is away; any other end is logged and acked, and the relay hands the batch on again later (its ending is
+    still not told), so nothing here dead-letters or fails a job."""
+
+    def finish_batch(self, batch_id: str) -> None:
+        svc = services()
+        bid = uuid.UUID(batch_id)
+        tracing.annotate(batch_id=batch_id, retries=self.request.retries)
+        try:
+            failpoints.fire(svc.settings.failpoints, "finish")
+            steps.finish(svc, bid)
+        except WebhookRejected:
+            return  # recorded with the status it answered
+        except TransientError as exc:
+            if self.request.retries < self.max_retries:
+                with self.requeued_if_unsent():
+                    retry = self.retry(exc=exc, countdown=self.backoff(self.request.retries), throw=False)
+                raise retry from None
+            log.warning("batch %s: gave up telling its ending: %s", batch_id, exc.message)
+            with suppress(DatabaseUnavailable):  # else still untold: the relay hands it on again
+                svc.jobs.record_batch_notification(bid, None, f"{exc.code}: {exc.message}")
+        except Exception:
+            log.exception("finishing batch %s failed; the relay hands it on again", batch_id)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        log.error("finish of batch %s failed outside its body", args[0], exc_info=exc)
+
+
+@app.task(base=BatchTask, bind=True, name="pixelflow.finish_batch")
+def finish_batch_task(self: BatchTask, batch_id: str) -> None:
+    self.finish_batch(batch_id)
 
 
 def job_chain(job_id: uuid.UUID) -> Any:

@@ -10,6 +10,10 @@ message a worker died on too often (delivery limit) fails its job with
 ``worker_lost`` and the client is notified; a step that failed for good has
 already failed its job, and is only recorded.
 
+Each second it hands every batch whose items have all ended to a worker,
+which writes its manifest and sends its batch.completed webhook
+(tasks/steps/finish.py); a batch still untold long after is handed on again.
+
 Every PIXELFLOW_SWEEP_INTERVAL its sweeper re-drives stuck jobs and, with
 PIXELFLOW_RETENTION_DAYS set, deletes the images of jobs past the retention
 period and uploads no job kept, a bounded batch at a time.
@@ -42,7 +46,7 @@ from core.jobstore import OUTBOX_CHANNEL, JobStore
 from core.objectstore import S3ObjectStore
 from core.purge import expire_jobs, expire_uploads
 from tasks import topology
-from tasks.pipeline import job_chain, notify_task
+from tasks.pipeline import finish_batch_task, job_chain, notify_task
 
 log = logging.getLogger("pixelflow.relay")
 POLL_SECONDS = 1.0
@@ -92,6 +96,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def retell_after(settings: Settings) -> float:
+    """How long a finished batch may stay untold before it is handed on again: longer than the finish step's
+    webhook retries can take (each delay 2 s doubling to an hour), so that it is not told twice at once."""
+    delays = (min(3600.0, 2.0 * 2.0**i) for i in range(settings.webhook_max_retries))
+    return sum(delays) + settings.stuck_after
+
+
 def publish(job_id: uuid.UUID, traceparent: str | None = None) -> None:
     """Send the job's chain, in the trace the job was created in (its publish span, the first step's parent)."""
     with tracing.continued(traceparent, "pixelflow.relay publish", job_id=job_id):
@@ -109,6 +120,7 @@ class Relay:
         self.running = True
         self.metrics = RelayMetrics()
         self.held = False  # chains are waiting for room in the queues
+        self.next_batches = 0.0  # when ended batches are looked for again
 
     def publish(self, job_id: uuid.UUID, traceparent: str | None = None) -> None:
         publish(job_id, traceparent)
@@ -134,7 +146,8 @@ class Relay:
         task = str(headers.get("task", "?"))
         body = message.decode()
         try:
-            job_id = uuid.UUID(body[0][0])
+            # A batch's finish names its batch: the relay hands the batch on again, no job is failed.
+            job_id = None if task == finish_batch_task.name else uuid.UUID(body[0][0])
         except (ValueError, IndexError, TypeError, KeyError):
             job_id = None
         snapshot = {
@@ -197,6 +210,21 @@ class Relay:
             room = left if room is None else min(room, left)
         return max(room or 0, 0)
 
+    def finish_batches(self) -> int:
+        """Hand each batch that has ended to a worker (at most once a POLL_SECONDS)."""
+        now = time.monotonic()
+        if now < self.next_batches:
+            return 0
+        self.next_batches = now + POLL_SECONDS
+
+        def hand_on(batch_id: uuid.UUID) -> None:
+            finish_batch_task.apply_async((str(batch_id),), retry=True, retry_policy={"max_retries": 3})
+
+        n = self.jobs.relay_batches(hand_on, self.settings.stuck_after, retell_after(self.settings))
+        if n:
+            log.info("handed on %d ended batches", n)
+        return n
+
     def drain(self, conn: Connection) -> int:
         sent, self.held = 0, False
         while self.running:
@@ -240,6 +268,7 @@ class Relay:
                     if sent:
                         log.info("published %d jobs", sent)
                     self.drain_dead_letters(conn)
+                    self.finish_batches()
                     if time.monotonic() >= next_sweep:
                         self.sweep()
                         self.expire()

@@ -21,6 +21,7 @@ from app.schemas import (
     BatchQuerySchema,
     BatchRequestSchema,
     BatchSchema,
+    DeliveryListSchema,
     ErrorSchema,
 )
 from app.services import ApiServices, services
@@ -145,6 +146,16 @@ class BatchRetry(MethodView):
             abort(409, message="no item of the batch has failed with its images kept")
         JOBS_ACCEPTED.labels("retry").inc(retried)
         return batch_document(_batch(svc, batch_id), svc.store, svc.result_url_ttl)
+
+
+@blp.route("/<uuid:batch_id>/deliveries")
+class BatchDeliveries(MethodView):
+    @blp.response(200, DeliveryListSchema())
+    def get(self, batch_id: uuid.UUID) -> dict[str, Any]:
+        """Every delivery attempt of the batch's batch.completed webhook, oldest first"""
+        svc = services()
+        _batch(svc, batch_id)
+        return {"items": svc.jobs.deliveries(batch_id=batch_id)}
 
 
 def _batch(svc: ApiServices, batch_id: uuid.UUID) -> Batch:

@@ -125,17 +125,78 @@ def test_retry_runs_the_failed_items_again_and_opens_the_batch(store: Any) -> No
     for job, ok in ((a, True), (b, False), (c, False)):
         store.start(job.id)
         store.succeed(job.id, {}) if ok else store.fail(job.id, "source_unavailable", "down")
-    assert [x.id for x in store.open_batches(10_000) if x.id == batch.id] == [batch.id]
+    assert batch.id in handed_on(store)
     assert store.finish_batch(batch.id, "results/m.jsonl") and not store.finish_batch(batch.id, "results/m.jsonl")
     assert store.get_batch(batch.id).finished_at is not None
-    assert batch.id not in {x.id for x in store.open_batches(10_000)}
+    assert batch.id not in handed_on(store)  # handed on already
     assert store.retry_batch(batch.id) == 2
     again = store.get_batch(batch.id)
     assert (dict(again.counts), again.finished_at, again.manifest_key) == ({"succeeded": 1, "queued": 2}, None, None)
     assert store.unsent() == 2
-    assert batch.id not in {x.id for x in store.open_batches(10_000)}  # items running again
+    assert batch.id not in handed_on(store)  # items running again
     assert not store.finish_batch(batch.id, "results/m.jsonl")
     assert store.retry_batch(batch.id) == 0  # nothing has failed now
+    for job in store.batch_jobs(batch.id, JobStatus.QUEUED):
+        store.start(job.id)
+        store.fail(job.id, "source_unavailable", "down")
+    assert batch.id in handed_on(store)  # ended again: handed on again
+
+
+def handed_on(store: Any, resend_after: float = 3600, retell_after: float = 3600) -> set[uuid.UUID]:
+    got: list[uuid.UUID] = []
+    store.relay_batches(got.append, resend_after, retell_after, 10_000)
+    return set(got)
+
+
+def test_an_ended_batch_is_handed_on_once_then_again_only_while_untold(store: Any) -> None:
+    owner = tenant()
+    running = make(store, owner, items(owner, 2))
+    ended = make(store, owner, items(owner, 1))
+    store.relay(lambda *_: None, 100)
+    [job] = store.batch_jobs(ended.id)
+    store.start(job.id)
+    store.succeed(job.id, {})
+    assert ended.id in handed_on(store) and running.id not in handed_on(store, 0, 0)
+    assert ended.id not in handed_on(store)  # once, while the step has it
+    assert ended.id in handed_on(store, resend_after=0)  # not finished long after: handed on again
+    assert store.finish_batch(ended.id, "results/m.jsonl")
+    assert ended.id not in handed_on(store, resend_after=0)  # finished: waits for retell_after
+    assert ended.id in handed_on(store, resend_after=3600, retell_after=0)
+    assert not store.record_batch_notification(running.id, None, None)  # not finished: nothing to tell
+    assert store.record_batch_notification(ended.id, 200, None)
+    assert not store.record_batch_notification(ended.id, 500, "again")
+    assert ended.id not in handed_on(store, 0, 0)  # told: never again
+    told = store.get_batch(ended.id)
+    assert (told.webhook_status, told.webhook_error, told.notified_at is not None) == (200, None, True)
+
+
+def test_a_canceled_batch_ends_and_is_handed_on(store: Any) -> None:
+    owner = tenant()
+    batch = make(store, owner, items(owner, 3))
+    assert batch.id not in handed_on(store, 0, 0)
+    store.cancel_batch(batch.id)
+    assert batch.id in handed_on(store)
+
+
+def test_a_refused_item_is_sent_only_to_tell_its_webhook(store: Any) -> None:
+    owner = tenant()
+    refused = [BatchItem(source_key="uploads/someone-else/a.jpg", error=("source_not_found", "not yours"))]
+    make(store, owner, refused)
+    assert store.unsent() == 0
+    make(store, owner, refused, job_webhook_url="https://hooks.example/job")
+    assert store.unsent() == 1  # its chain: fetch finds it failed, notify tells the webhook
+
+
+def test_a_batch_webhook_s_deliveries_are_its_own(store: Any) -> None:
+    owner = tenant()
+    batch = make(store, owner, items(owner, 1))
+    job = store.batch_jobs(batch.id)[0]
+    msg = f"msg_{uuid.uuid4().hex}"
+    store.record_delivery(None, msg, "https://hooks.example/b", 1, 503, None, 7, batch_id=batch.id)
+    store.record_delivery(None, msg, "https://hooks.example/b", 2, 200, None, 5, batch_id=batch.id)
+    assert store.delivery_attempts(msg) == 2
+    assert [(d["attempt"], d["status_code"]) for d in store.deliveries(batch_id=batch.id)] == [(1, 503), (2, 200)]
+    assert store.deliveries(job.id) == []
 
 
 def test_a_batch_idempotency_key_returns_its_batch_and_refuses_another_request(store: Any) -> None:
@@ -153,7 +214,13 @@ def test_a_batch_idempotency_key_returns_its_batch_and_refuses_another_request(s
 def test_the_completion_and_the_purge_are_recorded_once(store: Any) -> None:
     owner = tenant()
     batch = make(store, owner, items(owner, 1))
-    assert store.record_batch_notification(batch.id) and not store.record_batch_notification(batch.id)
+    store.relay(lambda *_: None, 100)
+    [job] = store.batch_jobs(batch.id)
+    store.start(job.id)
+    store.succeed(job.id, {})
+    assert store.finish_batch(batch.id, "results/m.jsonl")
+    assert store.record_batch_notification(batch.id, None, None)
+    assert not store.record_batch_notification(batch.id, None, None)
     assert store.record_batch_purge(batch.id) and not store.record_batch_purge(batch.id)
     got = store.get_batch(batch.id)
     assert got.notified_at is not None and got.purged_at is not None

@@ -248,15 +248,16 @@ def test_an_idempotency_key_returns_its_job_and_refuses_another_request(store: A
 def test_notification_and_deliveries_are_recorded(store: Any) -> None:
     job = store.create(new_id(), OUTPUTS, source_key="k")
     url = f"http://hooks.example/{uuid.uuid4().hex}"
-    store.record_delivery(job.id, "msg-1", url, 1, 503, None, 12)
-    store.record_delivery(job.id, "msg-1", url, 2, None, "ConnectError: Bearer abcdefgh12345", 30)
-    store.record_delivery(job.id, "msg-2", url, 1, 200, None, 5)
-    assert store.delivery_attempts(job.id, "msg-1") == 2 and store.delivery_attempts(job.id, "msg-3") == 0
+    one, two, three = (f"msg_{uuid.uuid4().hex}" for _ in range(3))
+    store.record_delivery(job.id, one, url, 1, 503, None, 12)
+    store.record_delivery(job.id, one, url, 2, None, "ConnectError: Bearer abcdefgh12345", 30)
+    store.record_delivery(job.id, two, url, 1, 200, None, 5)
+    assert store.delivery_attempts(one) == 2 and store.delivery_attempts(three) == 0
     listed = store.deliveries(job.id)
     assert [(d["message_id"], d["attempt"], d["status_code"]) for d in listed] == [
-        ("msg-1", 1, 503),
-        ("msg-1", 2, None),
-        ("msg-2", 1, 200),
+        (one, 1, 503),
+        (one, 2, None),
+        (two, 1, 200),
     ]
     assert "abcdefgh12345" not in listed[1]["error"]
     assert {"id", "url", "duration_ms", "created_at"} <= set(listed[0])

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
+import httpx
 import pytest
+import standardwebhooks
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import images
-from tests.integration.conftest import Worker, authed, wait_until
-from tests.support.api import assert_error, upload
+from tests.conftest import WEBHOOK_SECRET
+from tests.integration.conftest import RecordingServer, Worker, authed, wait_until
+from tests.support.api import assert_error, posts, upload
 
 OUTPUTS = [{"name": "small", "format": "webp", "width": 48}, {"name": "square", "format": "png", "width": 32,
            "height": 32, "fit": "cover"}]  # fmt: skip
@@ -23,6 +28,62 @@ def ended(client: FlaskClient, batch_id: str, timeout: float = 90) -> dict[str, 
         return batch if counts["queued"] + counts["processing"] == 0 else None
 
     return wait_until(done, timeout, f"batch {batch_id} to end", interval=0.3)
+
+
+def completed(peer: RecordingServer, path: str, n: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+    """The batch.completed events POSTed to ``path``, verified as a receiver would (Standard Webhooks)."""
+
+    def got() -> list[tuple[str, str, dict[str, str], bytes]] | None:
+        found = posts(peer, path)
+        return found if len(found) >= n else None
+
+    events = []
+    for _, _, headers, body in wait_until(got, timeout, f"{n} batch.completed at {path}"):
+        wanted = {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}
+        event = standardwebhooks.Webhook(WEBHOOK_SECRET).verify(body, wanted)
+        events.append({**event, "id": wanted["webhook-id"]})
+    return events
+
+
+def test_an_ended_batch_sends_batch_completed_once_with_its_manifest(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer, tenant: str
+) -> None:
+    cat = upload(client, images.jpeg(160, 120))
+    theirs = f"uploads/someone-else-{tenant}/x.jpg"
+    body = {
+        "items": [{"source": {"key": cat}}, {"source": {"key": theirs}}, {"source": {"key": cat}}],
+        "outputs": OUTPUTS,
+        "webhook_url": f"{http_peer.url}/batch",
+        "job_webhook_url": f"{http_peer.url}/job",
+    }
+    created = client.post("/v1/batches", json=body)
+    assert created.status_code == 202, created.json
+    batch_id = created.json["id"]
+    assert created.json["manifest_url"] is None and created.json["notified_at"] is None
+    [event] = completed(http_peer, "/batch")
+    assert event["type"] == "batch.completed" and event["data"]["id"] == batch_id
+    assert event["data"]["status"] == "partially_failed" and event["data"]["counts"]["failed"] == 1
+    # Every item's job told its own webhook, the refused one too.
+    jobs = wait_until(lambda: len(posts(http_peer, "/job")) >= 3 and posts(http_peer, "/job"), 30, "3 job webhooks")
+    assert sorted(json.loads(b)["type"] for *_, b in jobs) == ["job.failed", "job.succeeded", "job.succeeded"]
+    # The manifest, from storage through the presigned URL the event carries.
+    manifest = httpx.get(event["data"]["manifest_url"], timeout=10)
+    assert manifest.status_code == 200, manifest.text
+    lines = [json.loads(line) for line in manifest.text.splitlines()]
+    batch = client.get(f"/v1/batches/{batch_id}?limit=100").json
+    assert [(x["item"], x["job_id"], x["status"]) for x in lines] == [
+        (i, j["id"], j["status"]) for i, j in enumerate(batch["jobs"])
+    ]
+    assert [x["source"] for x in lines] == [{"key": cat}, {"key": theirs}, {"key": cat}]
+    assert lines[1]["error"]["code"] == "source_not_found"
+    for line, job in zip(lines, batch["jobs"], strict=True):
+        assert [(o["key"], o["bytes"]) for o in line["outputs"]] == [(o["key"], o["bytes"]) for o in job["outputs"]]
+    assert all(o["key"] and o["bytes"] > 0 for o in lines[0]["outputs"] + lines[2]["outputs"])
+    assert batch["notified_at"] and batch["manifest_url"]
+    [delivery] = client.get(f"/v1/batches/{batch_id}/deliveries").json["items"]
+    assert (delivery["message_id"], delivery["status_code"], delivery["attempt"]) == (event["id"], 200, 1)
+    time.sleep(2.5)  # the relay looks for ended batches each second: a told batch is not handed on again
+    assert len(posts(http_peer, "/batch")) == 1
 
 
 def test_a_batch_runs_every_item_as_a_job_of_its_own_and_its_counts_add_up(
@@ -68,23 +129,33 @@ def test_a_batch_runs_every_item_as_a_job_of_its_own_and_its_counts_add_up(
 
 
 def test_a_batch_whose_items_all_fail_has_failed_and_retry_runs_only_those_again(
-    client: FlaskClient, worker: Worker
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
 ) -> None:
     broken = upload(client, images.jpeg(64, 48)[:300])  # truncated: corrupt_image when decoded
-    created = client.post("/v1/batches", json={"items": [{"source": {"key": broken}}] * 2, "outputs": OUTPUTS[:1]})
+    body = {"items": [{"source": {"key": broken}}] * 2, "outputs": OUTPUTS[:1], "webhook_url": f"{http_peer.url}/b"}
+    created = client.post("/v1/batches", json=body)
     assert created.status_code == 202, created.json
+    [first] = completed(http_peer, "/b")
+    assert first["data"]["status"] == "failed" and first["data"]["counts"]["failed"] == 2
     done = ended(client, created.json["id"])
     assert done["status"] == "failed" and done["counts"]["failed"] == 2
     retried = client.post(f"/v1/batches/{done['id']}/retry")
     assert retried.status_code == 202, retried.json
     assert retried.json["counts"]["failed"] == 0 and retried.json["counts"]["queued"] == 2
+    assert retried.json["manifest_url"] is None and retried.json["finished_at"] is None
+    # Ended again: a new event, under a new id.
+    _, again = completed(http_peer, "/b", 2)
+    assert again["id"] != first["id"] and again["data"]["status"] == "failed"
     assert ended(client, done["id"])["counts"]["failed"] == 2
     assert_error(client.delete(f"/v1/batches/{done['id']}/cancel"), 405, "method_not_allowed")
 
 
-def test_cancel_ends_what_has_not_run_and_a_canceled_batch_can_be_purged(client: FlaskClient, worker: Worker) -> None:
+def test_cancel_ends_what_has_not_run_and_a_canceled_batch_can_be_purged(
+    client: FlaskClient, worker: Worker, http_peer: RecordingServer
+) -> None:
     key = upload(client, images.jpeg(64, 48))
-    created = client.post("/v1/batches", json={"items": [{"source": {"key": key}}] * 60, "outputs": OUTPUTS[:1]})
+    body = {"items": [{"source": {"key": key}}] * 60, "outputs": OUTPUTS[:1], "webhook_url": f"{http_peer.url}/c"}
+    created = client.post("/v1/batches", json=body)
     assert created.status_code == 202, created.json
     batch_id = created.json["id"]
     canceled = client.post(f"/v1/batches/{batch_id}/cancel")
@@ -92,6 +163,8 @@ def test_cancel_ends_what_has_not_run_and_a_canceled_batch_can_be_purged(client:
     assert canceled.json["status"] == "canceled" and canceled.json["counts"]["canceled"] >= 1
     done = ended(client, batch_id)
     assert done["status"] == "canceled" and sum(done["counts"].values()) == 60
+    [event] = completed(http_peer, "/c")
+    assert event["data"]["status"] == "canceled" and sum(event["data"]["counts"].values()) == 60
     assert_error(client.post(f"/v1/batches/{batch_id}/cancel"), 409, "conflict")
     purged = client.delete(f"/v1/batches/{batch_id}")
     assert purged.status_code == 200, purged.json

@@ -31,10 +31,10 @@ from core.errors import (
 )
 from core.ids import new_id
 from core.memory import MemoryJobs, MemoryObjectStore, MemorySecrets
-from core.model import JobStatus
+from core.model import BatchItem, JobStatus
 from core.ports import Services
-from core.spec import OutputSpec, result_key, upload_prefix
-from tasks.steps import fetch, notify, transform, upload, validate
+from core.spec import OutputSpec, manifest_key, result_key, upload_prefix
+from tasks.steps import fetch, finish, notify, transform, upload, validate
 from tests import images
 
 TENANT = "tenant-steps"
@@ -270,3 +270,75 @@ def test_settings_are_those_of_the_test_run(svc: Services) -> None:
     # The webhook tests above lean on these: 127.0.0.1 is allowed, and the operator has a signing secret.
     assert isinstance(svc.settings, Settings)
     assert "127.0.0.1" in svc.settings.fetch_allow and svc.settings.webhook_secrets
+
+
+def new_batch(svc: Services, n: int, **fields: Any) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    batch_items = [BatchItem(source_key=uploaded(svc, images.jpeg(160, 120))) for _ in range(n)]
+    job_ids = sorted(new_id() for _ in batch_items)
+    batch = svc.jobs.create_batch(new_id(), job_ids, batch_items, OUTPUTS, TENANT, **fields)
+    return batch.id, job_ids
+
+
+def test_finish_writes_the_manifest_then_sends_batch_completed_once(
+    svc: Services, hook: tuple[str, type[Hook]]
+) -> None:
+    url, handler = hook
+    batch_id, (a, b, c) = new_batch(svc, 3, webhook_url=url)
+    assert run_chain(svc, a) == [True] * 5
+    assert finish(svc, batch_id) is False and svc.store.list("results/tenant-steps/batches/") == []  # b, c queued
+    assert svc.jobs.start(b) and svc.jobs.fail(b, "corrupt_image", "not an image")
+    assert svc.jobs.cancel(c)
+    assert finish(svc, batch_id) is True
+    [(headers, body)] = handler.received
+    payload = Webhook(SECRET).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert payload["type"] == "batch.completed"
+    data = payload["data"]
+    assert (data["id"], data["status"], data["counts"]["succeeded"]) == (str(batch_id), "partially_failed", 1)
+    key = manifest_key(TENANT, batch_id)
+    assert data["manifest_url"] and svc.store.head(key).content_type == "application/jsonl"
+    lines = [json.loads(line) for line in svc.store.get(key).splitlines()]
+    assert [(x["item"], x["job_id"], x["status"]) for x in lines] == [
+        (0, str(a), "succeeded"),
+        (1, str(b), "failed"),
+        (2, str(c), "canceled"),
+    ]
+    job = svc.jobs.get(a)
+    assert job is not None and [o["key"] for o in lines[0]["outputs"]] == [o.key for o in job.outputs]
+    assert all(o["bytes"] > 0 for o in lines[0]["outputs"])
+    assert lines[1]["error"] == {"code": "corrupt_image", "message": "not an image"}
+    assert [o["key"] for o in lines[1]["outputs"]] == [None, None]
+    batch = svc.jobs.get_batch(batch_id)
+    assert batch is not None and batch.manifest_key == key and batch.webhook_status == 200
+    assert finish(svc, batch_id) is True and len(handler.received) == 1  # told: not again
+    assert [d["status_code"] for d in svc.jobs.deliveries(batch_id=batch_id)] == [200]
+
+
+def test_finish_retries_the_webhook_under_one_id_and_keeps_the_manifest(
+    svc: Services, hook: tuple[str, type[Hook]]
+) -> None:
+    url, handler = hook
+    handler.answers = [503, 200]
+    batch_id, [job_id] = new_batch(svc, 1, webhook_url=url)
+    assert svc.jobs.start(job_id) and svc.jobs.fail(job_id, "corrupt_image", "bad")
+    with pytest.raises(WebhookUnavailable, match="503"):
+        finish(svc, batch_id)
+    batch = svc.jobs.get_batch(batch_id)
+    assert batch is not None and batch.finished_at is not None and batch.notified_at is None
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    writes = store.calls.count("put")
+    assert finish(svc, batch_id) is True
+    assert store.calls.count("put") == writes  # the manifest is not written again
+    first, second = ({k.lower(): v for k, v in h.items()}["webhook-id"] for h, _ in handler.received)
+    assert first == second
+    assert json.loads(handler.received[1][1])["data"]["status"] == "failed"
+    assert [d["attempt"] for d in svc.jobs.deliveries(batch_id=batch_id)] == [1, 2]
+
+
+def test_finish_without_a_webhook_records_the_ending_as_told(svc: Services) -> None:
+    batch_id, [job_id] = new_batch(svc, 1)
+    assert run_chain(svc, job_id) == [True] * 5
+    assert finish(svc, batch_id) is True
+    batch = svc.jobs.get_batch(batch_id)
+    assert batch is not None and batch.notified_at is not None and batch.webhook_status is None
+    assert svc.jobs.deliveries(batch_id=batch_id) == []
