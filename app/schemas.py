@@ -76,7 +76,8 @@ HTTP_URL = {"format": "uri", "description": "an http or https URL"}
 
 class SourceSchema(StrictSchema):
     key = fields.String(
-        validate=validate.Length(min=1, max=1024),
+        # What an upload's key is made of (app/resources/uploads.py): any other key names nothing.
+        validate=[validate.Length(min=1, max=1024), validate.Regexp(r"^[A-Za-z0-9._/-]+$")],
         metadata={"description": "an upload's key (POST /v1/uploads), uploaded to before the job is made"},
     )
     url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)

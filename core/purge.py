@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from core.errors import JobNotEnded
 from core.model import Batch, Job
 from core.ports import JobRecords, Jobs, ObjectStore
-from core.spec import staged_source_key
+from core.spec import staged_source_key, upload_prefix
 
 log = logging.getLogger(__name__)
 UPLOADS = "uploads/"  # every tenant's uploads (core.spec.upload_prefix)
@@ -32,7 +32,12 @@ def purge_job(job: Job, jobs: Jobs, store: ObjectStore, how: str = "request") ->
     keys = {k for o in job.outputs for k in (o.key, o.staged_key) if k}
     if job.source_url:
         keys.add(staged_source_key(job.id))
-    elif job.source_key and not jobs.sources_in_use([job.source_key], besides=job.id):
+    elif (
+        job.source_key
+        # Only the tenant's own uploads: a batch item that named another tenant's failed at once, and keeps it.
+        and job.source_key.startswith(upload_prefix(job.tenant))
+        and not jobs.sources_in_use([job.source_key], besides=job.id)
+    ):
         keys.add(job.source_key)
     if keys:
         store.delete(sorted(keys))

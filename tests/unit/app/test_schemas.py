@@ -161,3 +161,14 @@ def test_a_number_field_takes_a_json_number_only(width: Any, rotate: Any) -> Non
     with pytest.raises(ValidationError):
         load(job(outputs=[{"name": "a", "format": "png", "width": width, "rotate": rotate}]))
     assert load(job(outputs=[{"name": "a", "format": "png", "width": 5.0, "rotate": 1}]))["outputs"][0]["width"] == 5
+
+
+@pytest.mark.parametrize("key", ["uploads/t/\x01.jpg", "uploads/t/a b.jpg", "uploads/t/é.jpg", "uploads/t/a?.jpg"])
+def test_a_source_key_no_upload_could_have_is_refused(key: str) -> None:
+    # Upload keys are made of safe_file_name's characters; any other names nothing (and some, such as control
+    # characters, S3 cannot even be asked to delete).
+    with pytest.raises(ValidationError) as refused:
+        JobRequestSchema().load({"source": {"key": key}, "presets": ["thumbnails"]})
+    assert "source" in refused.value.messages
+    key_made = f"uploads/t/01a2/{safe_file_name('Été photo (1).JPG')}"
+    assert JobRequestSchema().load({"source": {"key": key_made}, "presets": ["thumbnails"]})["source"]["key"]

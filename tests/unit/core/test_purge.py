@@ -9,8 +9,8 @@ import pytest
 from core.errors import JobNotEnded
 from core.ids import new_id
 from core.memory import MemoryJobs, MemoryObjectStore
-from core.model import Job, Output
-from core.purge import expire_jobs, expire_uploads, purge_job
+from core.model import BatchItem, Job, Output
+from core.purge import expire_jobs, expire_uploads, purge_batch, purge_job
 from core.spec import OutputSpec, staged_source_key
 
 OUTPUTS = [OutputSpec("small", "webp", 64), OutputSpec("big", "png", 128)]
@@ -99,3 +99,14 @@ def test_retention_deletes_old_uploads_no_kept_job_uses_a_page_at_a_time() -> No
     deleted, after = expire_uploads(jobs, store, cutoff, after, 2)
     assert (deleted, after) == (0, "")  # the last page: the next sweep starts over
     assert sorted(store.objects) == [f"uploads/{TENANT}/b.jpg", f"uploads/{TENANT}/e.jpg"]
+
+
+def test_purging_a_batch_keeps_another_tenant_s_upload_that_an_item_named() -> None:
+    jobs, store = MemoryJobs(), MemoryObjectStore()
+    theirs = "uploads/someone-else/1/a.jpg"
+    store.put(theirs, b"not yours", "image/jpeg")
+    refused = BatchItem(source_key=theirs, error=("source_not_found", f"nothing was uploaded at {theirs!r}"))
+    batch = jobs.create_batch(new_id(), [new_id()], [refused], OUTPUTS, TENANT)
+    purged = purge_batch(batch, jobs, store)
+    assert purged.purged_at is not None
+    assert store.get(theirs) == b"not yours"
