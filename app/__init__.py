@@ -12,7 +12,7 @@ from app.dashboard import dashboard_blueprint
 from app.errors import PixelFlowApi
 from app.metrics import init_metrics
 from app.ratelimit import init_rate_limits
-from app.resources import batches, dead_letters, health, jobs, uploads, usage, webhook_secrets
+from app.resources import batches, dead_letters, events, health, jobs, uploads, usage, webhook_secrets
 from app.schemas import OpenApiExtras, document_limits, load_presets
 from app.services import ApiServices
 from config import Settings
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(uploads.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(batches.blp)
+    api.register_blueprint(events.blp)
     api.register_blueprint(usage.blp)
     api.register_blueprint(webhook_secrets.blp)
     api.register_blueprint(dead_letters.blp)

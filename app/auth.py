@@ -1,6 +1,8 @@
 """API keys on everything under /v1: ``Authorization: Bearer <key>``.
 
-/healthz, /readyz, /metrics, /openapi.json and /docs stay open. A read key may only
+/healthz, /readyz, /metrics, /openapi.json and /docs stay open. The event streams
+(GET …/events) also take the key from the ``pixelflow_key`` cookie: a browser's
+EventSource cannot send the header (the dashboard sets the cookie, SameSite=Strict). A read key may only
 GET; write and admin keys may create; only admin keys manage webhook secrets.
 Whatever a key sees is its tenant's: another tenant's job answers 404, never 403.
 
@@ -25,6 +27,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from core.keystore import ApiKey, KeyStore
 
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+EVENTS_COOKIE = "pixelflow_key"
 CACHED_KEYS = 10_000
 
 
@@ -39,7 +42,7 @@ class KeyCache:
     ) -> None:
         self.lookup = lookup
         self.live: TTLCache[bytes, ApiKey] | None = TTLCache(CACHED_KEYS, seconds, timer) if seconds > 0 else None
-        self.lock = threading.Lock()  # TTLCache is not thread-safe; gunicorn's gthread workers are threads
+        self.lock = threading.Lock()  # TTLCache is not thread-safe (gevent patches the lock to a greenlet one)
 
     def authenticate(self, token: str) -> ApiKey | None:
         if self.live is None:
@@ -63,6 +66,10 @@ def init_auth(app: Flask, keys: KeyStore, cache_seconds: float) -> None:
         if not request.path.startswith("/v1/"):
             return
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if not scheme and request.method == "GET" and request.path.endswith("/events"):
+            # A browser's EventSource sends no headers of its own: the dashboard puts its key in a cookie
+            # (SameSite=Strict, so no other site's page sends it), taken on the event streams only.
+            scheme, token = "bearer", request.cookies.get(EVENTS_COOKIE, "")
         key = cache.authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if key is None:
             raise Unauthorized("send a valid API key as 'Authorization: Bearer <key>'")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 from flask import current_app
 from kombu.exceptions import OperationalError
 
 from config import Settings
-from core import broker
+from core import broker, timeouts
 from core.errors import BrokerUnavailable
+from core.events import EventHub, Streams
 from core.jobstore import JobStore
 from core.objectstore import S3ObjectStore
 from core.ports import ObjectStore
@@ -24,6 +27,8 @@ class ApiServices:
     store: ObjectStore
     presets: dict[str, list[OutputSpec]]
     """The deployment's presets, checked and parsed at start-up."""
+    streams: Streams
+    """The event streams (core/events.py), on the process's one listener."""
 
     @classmethod
     def create(cls, settings: Settings, presets: dict[str, list[OutputSpec]]) -> ApiServices:
@@ -32,7 +37,29 @@ class ApiServices:
         )
         jobs.open()
         store = S3ObjectStore(settings)
-        return cls(settings, jobs, store, presets)
+
+        def listen() -> psycopg.Connection[Any]:
+            return psycopg.connect(
+                settings.database_url,
+                autocommit=True,
+                application_name="pixelflow-api-events",
+                **timeouts.postgres(settings),
+            )
+
+        streams = Streams(
+            jobs,
+            store,
+            EventHub(listen),
+            timedelta(seconds=settings.result_url_ttl),
+            settings.events_heartbeat,
+            settings.events_max_seconds,
+        )
+        return cls(settings, jobs, store, presets, streams)
+
+    def close(self) -> None:
+        """At the worker's exit (config/gunicorn.py): the listener stops, the pool's connections close."""
+        self.streams.hub.close()
+        self.jobs.close()
 
     @property
     def result_url_ttl(self) -> timedelta:

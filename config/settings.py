@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     batch_max_items: Positive = 10_000
     batch_max_bytes: Positive = 16 * 1024 * 1024
     presets: dict[str, list[dict[str, Any]]] = DEFAULT_PRESETS
+    # Event streams (GET /v1/jobs/{id}/events, /v1/batches/{id}/events): a heartbeat comment this often, and a
+    # stream closed after this long (the client resumes from Last-Event-ID, on any API process).
+    events_heartbeat: Seconds = 15
+    events_max_seconds: Seconds = 300
 
     # Network peers (URL sources and webhooks).
     fetch_timeout: Seconds = 10

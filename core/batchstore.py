@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -27,6 +28,7 @@ from core.errors import IdempotencyConflict, IdempotencyKeyReused
 from core.jobrows import JobRows
 from core.model import Batch, BatchItem, Job
 from core.outbox import OUTBOX_CHANNEL
+from core.ports import Ending
 from core.spec import OutputSpec
 
 _COUNTS = (
@@ -181,6 +183,18 @@ class PgBatches(JobRows):
             clauses.append("id > %s")
             params.append(after)
         return self._select(f"WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s", (*params, limit))
+
+    def batch_endings(
+        self, batch_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None = None, limit: int = 1000
+    ) -> list[Ending]:
+        floor, last = after or (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
+        with self.statement() as cur:
+            cur.execute(
+                "SELECT id, status, error_code, finished_at FROM jobs WHERE batch_id = %s AND finished_at IS NOT NULL"
+                " AND (finished_at, id) > (%s, %s) ORDER BY finished_at, id LIMIT %s",
+                (batch_id, floor, last, limit),
+            )
+            return [Ending(r["id"], r["status"], r["error_code"], r["finished_at"]) for r in cur.fetchall()]
 
     def cancel_batch(self, batch_id: uuid.UUID) -> int:
         with self.statement() as cur:

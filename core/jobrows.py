@@ -21,13 +21,23 @@ JOB_COLUMNS = (
 
 
 class JobRows(Database):
-    def _select(self, tail: str, params: Sequence[object]) -> list[Job]:
-        """Jobs with their ledger and outputs, in one statement."""
+    def _select(self, tail: str, params: Sequence[object], announce: str | None = None) -> list[Job]:
+        """Jobs with their ledger and outputs, in one statement; with ``announce``, that step's start is told on
+        the events channel by the same statement (core/events.py)."""
+        columns = JOB_COLUMNS
+        head: tuple[str, ...] = ()
+        if announce is not None:
+            columns += (
+                ", pg_notify('pixelflow_events', json_build_object('type', 'step.started', 'job', id,"
+                " 'batch', batch_id, 'step', %s::text)::text) AS announced"
+            )
+            head = (announce,)
         with self.statement() as cur:
-            cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs {tail}", params)  # noqa: S608
+            cur.execute(f"SELECT {columns} FROM jobs {tail}", (*head, *params))  # noqa: S608
             rows = cur.fetchall()
         jobs = []
         for r in rows:
+            r.pop("announced", None)
             outputs = tuple(_output(o) for o in r.pop("outputs_rows"))
             fields = r | {"status": JobStatus(r["status"]), "steps_done": tuple(r["steps_done"])}
             jobs.append(Job(**fields, outputs=outputs))

@@ -163,12 +163,12 @@ class PgJobs(JobRows):
         created_at: datetime = row["created_at"]
         return created_at
 
-    def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None:
+    def get(self, job_id: uuid.UUID, tenant: str | None = None, announce: str | None = None) -> Job | None:
         """The job; with ``tenant``, only if it belongs to that tenant."""
         if tenant is not None:
-            jobs = self._select("WHERE id = %s AND tenant = %s", (job_id, tenant))
+            jobs = self._select("WHERE id = %s AND tenant = %s", (job_id, tenant), announce)
             return jobs[0] if jobs else None
-        jobs = self._select("WHERE id = %s", (job_id,))
+        jobs = self._select("WHERE id = %s", (job_id,), announce)
         return jobs[0] if jobs else None
 
     def list_recent(

@@ -20,7 +20,7 @@ from typing import Any
 from core import redact, tracing
 from core.errors import IdempotencyKeyReused, StorageUnavailable
 from core.model import UNFINISHED, Batch, BatchItem, Job, JobStatus, Output
-from core.ports import ObjectInfo, Publish
+from core.ports import Ending, ObjectInfo, Publish
 from core.spec import OutputSpec
 
 __all__ = ["MemoryJobs", "MemoryObjectStore", "MemorySecrets"]
@@ -48,6 +48,7 @@ class MemoryJobs:
         self._batches: dict[uuid.UUID, Batch] = {}
         self._batch_keys: dict[tuple[str, str], tuple[str, uuid.UUID]] = {}
         self._batch_sent: dict[uuid.UUID, datetime] = {}  # relay_batches: when each was handed on
+        self.announced: list[tuple[uuid.UUID, str]] = []  # get(announce=…): the steps told as started
 
     # Jobs
 
@@ -85,9 +86,11 @@ class MemoryJobs:
             self._outbox.append((job_id, tracing.carrier()))
             return job
 
-    def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None:
+    def get(self, job_id: uuid.UUID, tenant: str | None = None, announce: str | None = None) -> Job | None:
         with self._lock:
             job = self._jobs.get(job_id)
+            if announce is not None and job is not None:
+                self.announced.append((job_id, announce))
         return job if job is not None and tenant in (None, job.tenant) else None
 
     def list_recent(
@@ -335,6 +338,19 @@ class MemoryJobs:
         with self._lock:
             jobs = sorted((j for j in self._jobs.values() if j.batch_id == batch_id), key=lambda j: j.id)
         return [j for j in jobs if (not status or j.status == status) and (after is None or j.id > after)][:limit]
+
+    def batch_endings(
+        self, batch_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None = None, limit: int = 1000
+    ) -> list[Ending]:
+        with self._lock:
+            ended = sorted(
+                (j.finished_at, j.id, j)
+                for j in self._jobs.values()
+                if j.batch_id == batch_id and j.finished_at is not None
+            )
+        return [Ending(j.id, j.status, j.error_code, at) for at, i, j in ended if after is None or (at, i) > after][
+            :limit
+        ]
 
     def cancel_batch(self, batch_id: uuid.UUID) -> int:
         with self._lock:

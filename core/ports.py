@@ -51,6 +51,16 @@ class ObjectStore(Protocol):
     def presign_get(self, key: str, ttl: timedelta) -> str: ...
 
 
+@dataclass(frozen=True)
+class Ending:
+    """An item of a batch that has ended: what its stream tells (core/events.py)."""
+
+    job_id: uuid.UUID
+    status: str
+    error_code: str | None
+    finished_at: datetime
+
+
 class Jobs(Protocol):
     """Jobs and their outputs. State changes are guarded: each returns False (and changes nothing) when the job
     is not in a state it moves from. A step's effect goes into the job's ledger (``Job.steps_done``) with it."""
@@ -70,7 +80,10 @@ class Jobs(Protocol):
         hash): a key seen before returns its job (``replayed``); with another request, IdempotencyKeyReused."""
         ...
 
-    def get(self, job_id: uuid.UUID, tenant: str | None = None) -> Job | None: ...
+    def get(self, job_id: uuid.UUID, tenant: str | None = None, announce: str | None = None) -> Job | None:
+        """The job; with ``tenant``, only that tenant's. ``announce`` names a step starting on it: its
+        step.started event is sent with the read (core/events.py), at no cost of a round trip."""
+        ...
 
     def list_recent(
         self,
@@ -136,6 +149,13 @@ class Batches(Protocol):
         self, batch_id: uuid.UUID, status: str | None = None, limit: int = 20, after: uuid.UUID | None = None
     ) -> list[Job]:
         """A page of the batch's jobs, in item order (ids ascend with it); ``after`` is the last id seen."""
+        ...
+
+    def batch_endings(
+        self, batch_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None = None, limit: int = 1000
+    ) -> list[Ending]:
+        """The batch's items that have ended, in the order they ended (``finished_at``, then id), after
+        ``after`` (the last one seen)."""
         ...
 
     def cancel_batch(self, batch_id: uuid.UUID) -> int:

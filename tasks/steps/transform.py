@@ -34,7 +34,7 @@ def read_overlays(svc: Services, specs: list[OutputSpec]) -> dict[str, bytes]:
 
 
 def transform(svc: Services, job_id: uuid.UUID) -> bool:
-    job = processing_job(svc, job_id)
+    job = processing_job(svc, job_id, "transform")
     if job is None:
         return False
     if already_done(job, "transform"):

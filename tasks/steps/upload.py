@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def upload(svc: Services, job_id: uuid.UUID) -> bool:
-    job = svc.jobs.get(job_id)
+    job = svc.jobs.get(job_id, announce="upload")
     if job is None:
         return False
     if already_done(job, "upload"):

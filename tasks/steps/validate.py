@@ -19,7 +19,7 @@ HEADER_BYTES = 256 * 1024
 
 
 def validate(svc: Services, job_id: uuid.UUID) -> bool:
-    job = processing_job(svc, job_id)
+    job = processing_job(svc, job_id, "validate")
     if job is None:
         return False
     if already_done(job, "validate"):

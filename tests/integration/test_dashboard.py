@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's chromium, driven by selenium through chromedriver.
 
 A person signs in with a key (a wrong one is told so), drops an image that
-goes straight to storage, watches the job through its steps, sees every
-output image load, and cancels a job while its fetch is still running. The
+goes straight to storage, watches the job through its steps on the job's
+event stream (the browser's own EventSource), sees every output image load,
+and cancels a job while its fetch is still running. The
 page must run under its own Content-Security-Policy: the browser's log holds
 no violation. Screenshots are kept in test-artifacts/dashboard/.
 """
@@ -139,7 +140,12 @@ def test_sign_in_upload_watch_preview_and_cancel_in_a_real_browser(
     browser.find_element(By.ID, "preset-thumbnails").click()
     browser.find_element(By.ID, "submit").click()
     wait(browser, lambda d: text(d, "job-status") == "succeeded", 90)
-    assert [li.get_attribute("class") for li in browser.find_elements(By.CSS_SELECTOR, "#steps li")] == ["done"] * 5
+    assert [li.get_attribute("class") for li in browser.find_elements(By.CSS_SELECTOR, "#steps li")] == ["done"] * 4
+    # Followed on its event stream (an EventSource), not by polling the job.
+    job_id = text(browser, "job-id")
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert sum(u.endswith(f"/v1/jobs/{job_id}/events") for u in fetched) == 1, fetched
+    assert sum(u.endswith(f"/v1/jobs/{job_id}") for u in fetched) == 1, fetched
     loaded = wait(
         browser,
         lambda d: (
@@ -166,6 +172,8 @@ def test_sign_in_upload_watch_preview_and_cancel_in_a_real_browser(
         browser.find_element(By.ID, "submit").click()
         wait(browser, lambda d: text(d, "job-status") in ("queued", "processing") and d.find_element(By.ID, "cancel"))
         wait(browser, lambda d: text(d, "job-status") == "processing")
+        running = [li.get_attribute("class") for li in browser.find_elements(By.CSS_SELECTOR, "#steps li")]
+        assert running == ["running", "", "", ""]  # fetch, waiting on the slow source
         browser.find_element(By.ID, "cancel").click()
         wait(browser, lambda d: text(d, "job-status") == "canceled")
         shot(browser, "job-canceled")

@@ -40,7 +40,9 @@ def fuzz_app(services_up: None, settings: Settings) -> Iterator[Flask]:
 
     url = make_conninfo(settings.database_url, dbname=f"{conninfo_to_dict(settings.database_url)['dbname']}_fuzz")
     with fresh_database(url):
-        flask_app = create_app(settings.model_copy(update={"database_url": url}))
+        # Event streams close after a second: schemathesis reads every response to its end.
+        update = {"database_url": url, "events_max_seconds": 1.0, "events_heartbeat": 0.5}
+        flask_app = create_app(settings.model_copy(update=update))
         yield flask_app
         flask_app.extensions["pixelflow"].jobs.close()
 

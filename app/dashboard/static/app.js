@@ -1,8 +1,9 @@
-// PixelFlow's dashboard: a client of the public API. No framework, no CDN; the key lives in sessionStorage.
+// PixelFlow's dashboard: a client of the public API. No framework, no CDN; the key lives in sessionStorage (and in
+// a SameSite=Strict cookie for the event streams, which an EventSource reads without an Authorization header).
 "use strict";
 
 const KEY = "pixelflow.key";
-const STEPS = ["fetch", "validate", "transform", "upload", "notify"];
+const STEPS = ["fetch", "validate", "transform", "upload"];  // what a job's event stream tells, as they run
 const ENDED = ["succeeded", "failed", "canceled"];
 const $ = (id) => document.getElementById(id);
 let uploadedKey = null;
@@ -54,10 +55,12 @@ async function signIn(key) {
     await api("GET", "/v1/jobs?limit=1");
   } catch (error) {
     sessionStorage.removeItem(KEY);
+    keyCookie(null);
     fail(error.status === 401 ? "That API key was refused (unauthorized). Check it and sign in again." : `Could not sign in: ${error.message}`);
     return;
   }
   clearError();
+  keyCookie(key);
   show($("login"), false);
   show($("app"), true);
   show($("logout"), true);
@@ -121,29 +124,61 @@ async function createJob() {
   }
 }
 
-// A job, live: polled until it ends.
-function watch(id) {
-  if (watching) clearTimeout(watching);
+// The key for the event streams: an EventSource sends no Authorization header, only the page's cookies.
+function keyCookie(key) {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = key
+    ? `pixelflow_key=${key}; Path=/v1/; SameSite=Strict${secure}`
+    : "pixelflow_key=; Path=/v1/; Max-Age=0; SameSite=Strict";
+}
+
+function stopWatching() {
+  if (watching) watching.close();
+  watching = null;
+}
+
+// A job, live: read once, then followed on its event stream (GET /v1/jobs/{id}/events) until it ends.
+async function watch(id) {
+  stopWatching();
   show($("job"), true);
   $("job-id").textContent = id;
-  const poll = async () => {
-    let job;
-    try { job = await api("GET", `/v1/jobs/${id}`); } catch (error) { fail(error.message); return; }
+  let job;
+  try { job = await api("GET", `/v1/jobs/${id}`); } catch (error) { fail(error.message); return; }
+  render(job);
+  if (ENDED.includes(job.status)) return;
+  const source = new EventSource(`/v1/jobs/${id}/events`);
+  watching = source;
+  const step = (event, change) => {
+    const data = JSON.parse(event.data);
+    change(data);
     render(job);
-    if (!ENDED.includes(job.status)) watching = setTimeout(poll, 500);
-    else listJobs();
   };
-  poll();
+  source.addEventListener("job.started", (e) => step(e, () => { job.status = "processing"; }));
+  source.addEventListener("step.started", (e) => step(e, (d) => { job.running = d.step; }));
+  source.addEventListener("step.ended", (e) => step(e, (d) => {
+    job.steps = [...new Set([...(job.steps || []), d.step])];
+    if (job.running === d.step) job.running = null;
+  }));
+  source.addEventListener("job.ended", (e) => {
+    source.close();
+    if (watching === source) watching = null;
+    job = JSON.parse(e.data);
+    render(job);
+    listJobs();
+  });
 }
 
 function render(job) {
   $("job-status").textContent = job.status;
   const steps = $("steps");
-  steps.replaceChildren(...STEPS.map((step) => {
+  const done = job.steps || [];
+  // The step a processing job is at: the one told started, else the first not ended yet.
+  const at = job.status === "processing" ? job.running || STEPS.find((s) => !done.includes(s)) : null;
+  steps.replaceChildren(...STEPS.map((name) => {
     const li = document.createElement("li");
-    const done = (job.steps || []).includes(step);
-    li.textContent = `${step}${done ? " ✓" : ""}`;
-    li.className = done ? "done" : "";
+    const ended = done.includes(name);
+    li.textContent = `${name}${ended ? " ✓" : name === at ? " …" : ""}`;
+    li.className = ended ? "done" : name === at ? "running" : "";
     return li;
   }));
   $("job-error").textContent = job.error ? `${job.error.code}: ${job.error.message}` : "";
@@ -248,7 +283,8 @@ async function loadLetters() {
 
 function signOut() {
   sessionStorage.removeItem(KEY);
-  if (watching) clearTimeout(watching);
+  keyCookie(null);
+  stopWatching();
   show($("app"), false);
   show($("logout"), false);
   show($("login"), true);
