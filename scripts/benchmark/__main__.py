@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.benchmark import apiload, corpus, credentials, memory, pipeline, remote, report
+from scripts.benchmark import apiload, batches, corpus, credentials, memory, pipeline, remote, report
 from scripts.benchmark.stack import BenchStack
 from tests.support import netbed
 from tests.support.stack import ROOT
@@ -167,7 +167,7 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["engine", "pipeline", "remote", "api", "memory", "credentials"],
+        choices=["engine", "pipeline", "batches", "remote", "api", "memory", "credentials"],
     )
     parser.add_argument(
         "--remote-layout",
@@ -204,6 +204,15 @@ def main() -> None:
                 counts = {g: n * 4 for g, n in counts.items()}
             results["pipeline"] = pipeline.measure(stack, keys, counts)
             print("pipeline: done", file=sys.stderr, flush=True)
+        if "batches" not in args.skip:
+            results["batches"] = batches.measure(
+                stack,
+                keys["jpeg-2mp"],
+                count=200 if args.long else 80,
+                rounds=4 if args.long else 2,
+                accept_items=10_000,
+            )
+            print("batches: done", file=sys.stderr, flush=True)
         if "remote" not in args.skip:
             if netbed.available():
                 results["remote"] = [

@@ -171,6 +171,37 @@ def api_table(api: dict[str, Any]) -> list[str]:
     return lines
 
 
+def batches_table(b: dict[str, Any]) -> list[str]:
+    accepts = ", ".join(f"{a['seconds']:.2f}" for a in b["accept"])
+    items = b["accept"][0]["items"]
+    lines = [
+        f"Accepting {items:,} items (POST /v1/batches, {b['accept'][0]['request_bytes'] // 1024} KiB): "
+        f"**{b['accept_seconds_median']:.2f} s** median ({accepts}).",
+        "",
+        "| turn | single jobs/s | batch jobs/s | batch ÷ single |",
+        "|---|---|---|---|",
+        *(
+            f"| {n} | {t['single']['jobs_per_s']} ({t['single']['jobs']} jobs) | {t['batch']['jobs_per_s']}"
+            f" ({t['batch']['jobs']} items) | {t['ratio']} |"
+            for n, t in enumerate(b["turns"], start=1)
+        ),
+        f"| median | | | **{b['ratio_median']}** |",
+    ]
+    f = b["fairness"]
+    lines += [
+        "",
+        "Another tenant's single jobs (1/s) while a batch runs: latency",
+        "",
+        "| | jobs | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        f"| idle | {f['idle']['jobs']} | {f['idle']['latency_p50_ms']} | {f['idle']['latency_p99_ms']} |",
+        f"| during a {f['batch']['jobs']}-item batch | {f['during_batch']['jobs']} |"
+        f" {f['during_batch']['latency_p50_ms']} | {f['during_batch']['latency_p99_ms']} |",
+        f"| during ÷ idle (p99) | | | **{f['p99_ratio']}** |",
+    ]
+    return lines
+
+
 def memory_table(mem: dict[str, Any]) -> list[str]:
     rss = mem["rss"]
     mb = 1024
@@ -207,6 +238,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["### Engine", "", *engine_table(results["engine"]), ""]
     if "pipeline" in results:
         out += ["### Pipeline", "", *pipeline_table(results["pipeline"], results.get("engine_all_cores", {})), ""]
+    if "batches" in results:
+        out += ["### Batches", "", *batches_table(results["batches"]), ""]
     if "remote" in results:
         out += ["### Remote services (one worker on a host of its own)", "", *remote_table(results["remote"]), ""]
     if "api" in results:

@@ -39,6 +39,7 @@ class BenchStack:
             # The benchmark is one tenant: its rate limits are out of the way (their cost is still paid).
             "PIXELFLOW_RATE_LIMIT_JOBS": "100000000/minute",
             "PIXELFLOW_RATE_LIMIT_UPLOADS": "100000000/minute",
+            "PIXELFLOW_RATE_LIMIT_BATCH_ITEMS": "100000000/minute",
             **self.env,
         }
         self.settings = Settings.model_validate({k.removeprefix("PIXELFLOW_").lower(): v for k, v in self.env.items()})
