@@ -3,7 +3,9 @@
 A person signs in with a key (a wrong one is told so), drops an image that
 goes straight to storage, watches the job through its steps on the job's
 event stream (the browser's own EventSource), sees every output image load,
-and cancels a job while its fetch is still running. The
+and cancels a job while its fetch is still running; opens a batch and
+follows its counts on its event stream, filters its jobs, retries its failed
+item and finds its manifest link. The
 page must run under its own Content-Security-Policy: the browser's log holds
 no violation. Screenshots are kept in test-artifacts/dashboard/.
 """
@@ -18,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from config import Settings
 from tests import images
+from tests.support.api import upload
 from tests.support.cors import CorsFront
 from tests.support.stack import ROOT, Api, Worker, free_port
 
@@ -193,3 +197,49 @@ def test_sign_in_upload_watch_preview_and_cancel_in_a_real_browser(
     logged = browser.get_log("browser")  # type: ignore[no-untyped-call]
     violations = [e["message"] for e in logged if "Content Security Policy" in e["message"]]
     assert violations == []
+
+
+def test_a_batch_s_view_follows_its_counts_filters_its_jobs_retries_and_links_its_manifest(
+    site: str, browser: webdriver.Chrome, api_key: str, client: FlaskClient
+) -> None:
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), SlowImage)
+    threading.Thread(target=slow.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        good, broken = upload(client, images.jpeg(160, 120)), upload(client, images.jpeg(64, 48)[:300])
+        items = [{"source": {"key": good}}, {"source": {"key": broken}},
+                 {"source": {"url": f"http://127.0.0.1:{slow.server_address[1]}/slow.jpg"}}]  # fmt: skip
+        created = client.post("/v1/batches", json={"items": items, "outputs": [{"name": "s", "format": "webp"}]})
+        assert created.status_code == 202, created.json
+        batch_id = created.json["id"]
+        browser.get(f"{site}/dashboard/")
+        browser.find_element(By.ID, "key").send_keys(api_key)
+        browser.find_element(By.ID, "login-button").click()
+        wait(browser, lambda d: batch_id in d.find_element(By.ID, "batches").text)
+        row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#batches tbody tr") if batch_id in r.text)
+        row.find_element(By.TAG_NAME, "button").click()
+        # Live, while the slow item is still fetching: counts from the batch's event stream.
+        wait(browser, lambda d: text(d, "batch-status") == "processing" and "1 running" in text(d, "batch-counts"))
+        assert not browser.find_element(By.ID, "batch-manifest").is_displayed()
+        shot(browser, "batch-running")
+        wait(browser, lambda d: text(d, "batch-status") == "partially_failed", 60)
+        assert text(browser, "batch-counts").startswith("3 of 3 ended: 2 succeeded, 1 failed")
+        manifest = wait(browser, lambda d: d.find_element(By.ID, "batch-manifest").get_attribute("href"))
+        assert manifest.startswith("http") and "manifest.jsonl" in manifest
+        fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert any(u.endswith(f"/v1/batches/{batch_id}/events") for u in fetched), fetched
+        # Its jobs, filtered.
+        Select(browser.find_element(By.ID, "batch-filter")).select_by_visible_text("failed")
+        wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#batch-jobs tbody tr")) == 1)
+        assert "corrupt_image" in browser.find_element(By.CSS_SELECTOR, "#batch-jobs tbody tr").text
+        shot(browser, "batch-ended")
+        # Retry: the failed item runs again (and fails again), the batch ends again.
+        ended_before = client.get(f"/v1/batches/{batch_id}").json["finished_at"]
+        browser.find_element(By.ID, "batch-retry").click()
+        wait(browser, lambda _: client.get(f"/v1/batches/{batch_id}").json["finished_at"] not in (None, ended_before))
+        wait(browser, lambda d: text(d, "batch-status") == "partially_failed")
+        wait(browser, lambda d: d.find_element(By.ID, "batch-retry").is_displayed())
+    finally:
+        slow.shutdown()
+        slow.server_close()
+    logged = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    assert [e["message"] for e in logged if "Content Security Policy" in e["message"]] == []

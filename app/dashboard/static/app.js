@@ -8,6 +8,7 @@ const ENDED = ["succeeded", "failed", "canceled"];
 const $ = (id) => document.getElementById(id);
 let uploadedKey = null;
 let watching = null;
+let following = null;  // the open batch's EventSource
 
 function show(el, visible) { el.hidden = !visible; }
 
@@ -64,7 +65,7 @@ async function signIn(key) {
   show($("login"), false);
   show($("app"), true);
   show($("logout"), true);
-  await Promise.all([loadPresets(), listJobs(), loadUsage(), loadLetters()]);
+  await Promise.all([loadPresets(), listJobs(), listBatches(), loadUsage(), loadLetters()]);
   $("file").focus();
 }
 
@@ -265,6 +266,92 @@ async function loadUsage() {
   });
 }
 
+// Batches: the list, and one batch followed on its event stream (GET /v1/batches/{id}/events).
+async function listBatches() {
+  let page;
+  try { page = await api("GET", "/v1/batches?limit=10"); } catch (error) { fail(error.message); return; }
+  const body = $("batches").tBodies[0];
+  body.replaceChildren();
+  for (const batch of page.items) {
+    const row = body.insertRow();
+    cell(row, batch.id);
+    cell(row, batch.status);
+    cell(row, String(batch.items));
+    const c = batch.counts;
+    cell(row, String(c.succeeded + c.failed + c.canceled));
+    cell(row, "").appendChild(button("Open", () => openBatch(batch.id)));
+  }
+}
+
+function showBatch(batch) {
+  $("batch-status").textContent = batch.status;
+  const c = batch.counts;
+  const ended = c.succeeded + c.failed + c.canceled;
+  $("batch-counts").textContent =
+    `${ended} of ${batch.items} ended: ${c.succeeded} succeeded, ${c.failed} failed, ${c.canceled} canceled, ${c.processing} running, ${c.queued} queued`;
+  $("batch-progress").max = batch.items;
+  $("batch-progress").value = ended;
+  show($("batch-cancel"), c.queued + c.processing > 0);
+  show($("batch-retry"), ended === batch.items && c.failed > 0);
+}
+
+async function listBatchJobs(id) {
+  const status = $("batch-filter").value;
+  let page;
+  try { page = await api("GET", `/v1/batches/${id}?limit=50${status ? `&status=${status}` : ""}`); } catch (error) { fail(error.message); return; }
+  const body = $("batch-jobs").tBodies[0];
+  body.replaceChildren();
+  for (const job of page.jobs) {
+    const row = body.insertRow();
+    cell(row, "").appendChild(button(job.id, () => watch(job.id)));
+    cell(row, job.status);
+    cell(row, job.error ? job.error.code : "");
+  }
+}
+
+async function openBatch(id) {
+  if (following) following.close();
+  following = null;
+  show($("batch"), true);
+  $("batch-id").textContent = id;
+  let batch;
+  try { batch = await api("GET", `/v1/batches/${id}?limit=1`); } catch (error) { fail(error.message); return; }
+  showBatch(batch);
+  const manifest = $("batch-manifest");
+  const finished = (doc) => {
+    show(manifest, Boolean(doc.manifest_url));
+    if (doc.manifest_url) manifest.href = doc.manifest_url;
+  };
+  finished(batch);
+  $("batch-filter").onchange = () => listBatchJobs(id);
+  $("batch-cancel").onclick = async () => {
+    try { showBatch(await api("POST", `/v1/batches/${id}/cancel`)); } catch (error) { fail(error.message); }
+  };
+  $("batch-retry").onclick = async () => {
+    try { showBatch(await api("POST", `/v1/batches/${id}/retry`)); } catch (error) { fail(error.message); return; }
+    openBatch(id);
+  };
+  listBatchJobs(id);
+  if (batch.finished_at) return;
+  const source = new EventSource(`/v1/batches/${id}/events`);
+  following = source;
+  let pending = null;  // the jobs' table is read again at most twice a second
+  source.addEventListener("batch.counts", (e) => {
+    const counts = JSON.parse(e.data);
+    showBatch({ ...batch, ...counts });
+    if (!pending) pending = setTimeout(() => { pending = null; listBatchJobs(id); }, 500);
+  });
+  source.addEventListener("batch.finished", (e) => {
+    source.close();
+    if (following === source) following = null;
+    batch = JSON.parse(e.data);
+    showBatch(batch);
+    finished(batch);
+    listBatchJobs(id);
+    listBatches();
+  });
+}
+
 // Admin keys also see the dead letters of their tenant's jobs.
 async function loadLetters() {
   let letters;
@@ -285,6 +372,8 @@ function signOut() {
   sessionStorage.removeItem(KEY);
   keyCookie(null);
   stopWatching();
+  if (following) following.close();
+  following = null;
   show($("app"), false);
   show($("logout"), false);
   show($("login"), true);
