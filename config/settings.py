@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     # fewer ready messages than this many per consumer, taking the tenants in turn, so that a tenant's big batch
     # waits in the outbox, not in front of another tenant's job in the queue. 0: publish everything at once.
     relay_ready_per_consumer: Annotated[int, Field(ge=0)] = 2
+    # While the queues are full, a tenant the relay has not served for this many seconds still gets its next
+    # chain out (one per tenant at a time, core/turns.py): a tenant's occasional job does not wait for room the
+    # batch of another fills. 0: every tenant waits for room.
+    relay_pass_after: Annotated[float, Field(ge=0)] = 0.5
     max_redrives: Annotated[int, Field(ge=0)] = 2
     # Retention: a job's images (outputs, its upload, its staged source) are deleted this many days after it
     # ended, and an upload no job kept after it was written; the job's record stays (purged_at). The sweeper

@@ -296,6 +296,13 @@ class PgBatches(JobRows):
             cur.execute("UPDATE batches SET purged_at = now() WHERE id = %s AND purged_at IS NULL", (batch_id,))
             return cur.rowcount == 1
 
+    def expired_batches(self, older_than_seconds: float, limit: int) -> list[Batch]:
+        return self._batches(
+            "WHERE b.purged_at IS NULL AND b.finished_at < now() - make_interval(secs => %s)"
+            " ORDER BY b.finished_at LIMIT %s",
+            (older_than_seconds, limit),
+        )
+
     def _batches(
         self, tail: str, params: Sequence[object], cur: psycopg.Cursor[dict[str, Any]] | None = None
     ) -> list[Batch]:

@@ -22,6 +22,7 @@ from core.errors import IdempotencyKeyReused, StorageUnavailable
 from core.model import UNFINISHED, Batch, BatchItem, Job, JobStatus, Output
 from core.ports import Ending, ObjectInfo, Publish
 from core.spec import OutputSpec
+from core.turns import Rotation
 
 __all__ = ["MemoryJobs", "MemoryObjectStore", "MemorySecrets"]
 
@@ -430,6 +431,15 @@ class MemoryJobs:
             self._batches[batch_id] = dataclasses.replace(batch, purged_at=_now())
             return True
 
+    def expired_batches(self, older_than_seconds: float, limit: int) -> list[Batch]:
+        cutoff = _now() - timedelta(seconds=older_than_seconds)
+        with self._lock:
+            found = sorted(
+                (b for b in self._batches.values() if b.purged_at is None and b.finished_at and b.finished_at < cutoff),
+                key=lambda b: b.finished_at or cutoff,
+            )
+            return [self._batch(b.id) for b in found[:limit]]
+
     # Deliveries
 
     def record_delivery(
@@ -497,18 +507,21 @@ class MemoryJobs:
 
     # Outbox
 
-    def relay(self, publish: Publish, limit: int = 200) -> int:
+    def relay(
+        self, publish: Publish, limit: int = 200, rotation: Rotation | None = None, passed_over: float | None = None
+    ) -> int:
+        rotation = rotation or Rotation()
+        held = set() if passed_over is None else set(rotation.recent(passed_over))
         with self._lock:
-            turns: dict[str, int] = {}
-            ranked = []
-            for place, (job_id, _) in enumerate(self._outbox):  # the tenants in turn, each one's oldest first
-                tenant = self._jobs[job_id].tenant
-                turns[tenant] = turns.get(tenant, 0) + 1
-                ranked.append((turns[tenant], place))
-            chosen = sorted(ranked)[:limit]
-            for _, place in chosen:
+            waiting = [(place, self._jobs[job_id].tenant) for place, (job_id, _) in enumerate(self._outbox)]
+            if passed_over is not None:  # each tenant's oldest, but not the tenants served lately
+                firsts = {tenant: place for place, tenant in reversed(waiting)}
+                waiting = [(place, tenant) for tenant, place in firsts.items() if tenant not in held]
+            chosen = rotation.rank([(place, tenant, place) for place, tenant in waiting])[:limit]
+            for place in chosen:
                 publish(*self._outbox[place])  # raises: nothing is marked sent, as a rolled-back transaction
-            sent = {place for _, place in chosen}
+            rotation.served(self._jobs[self._outbox[place][0]].tenant for place in chosen)
+            sent = set(chosen)
             self._outbox = [entry for place, entry in enumerate(self._outbox) if place not in sent]
             return len(chosen)
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from config import Settings
 from core.model import Batch, BatchItem, Job, JobStatus, Output
 from core.spec import OutputSpec
+from core.turns import Rotation
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,10 @@ class Batches(Protocol):
         """Every item's images are deleted (core/purge.py): the batch says when; False if it did already."""
         ...
 
+    def expired_batches(self, older_than_seconds: float, limit: int) -> list[Batch]:
+        """Finished batches not purged yet that finished this long ago, oldest first."""
+        ...
+
 
 class Deliveries(Protocol):
     """Webhook attempts, and the endpoints disabled for answering 410."""
@@ -232,9 +237,13 @@ Publish = Callable[[uuid.UUID, str | None], None]
 class Outbox(Protocol):
     """Jobs waiting to be sent to the workers; several relays may drain it side by side."""
 
-    def relay(self, publish: Publish, limit: int = 200) -> int:
+    def relay(
+        self, publish: Publish, limit: int = 200, rotation: Rotation | None = None, passed_over: float | None = None
+    ) -> int:
         """Hand up to ``limit`` waiting jobs to ``publish`` (id, and the traceparent they were created in),
-        oldest first; if it raises, they all stay waiting."""
+        the tenants in turn (core/turns.py: ``rotation`` remembers whom it served), each tenant's oldest first;
+        with ``passed_over``, only the oldest job of each tenant not served for that many seconds. If it raises,
+        they all stay waiting."""
         ...
 
     def unsent(self) -> int: ...

@@ -45,7 +45,7 @@ def purge_job(job: Job, jobs: Jobs, store: ObjectStore, how: str = "request") ->
     return jobs.get(job.id) or job
 
 
-def purge_batch(batch: Batch, jobs: JobRecords, store: ObjectStore, page: int = 500) -> Batch:
+def purge_batch(batch: Batch, jobs: JobRecords, store: ObjectStore, page: int = 500, how: str = "request") -> Batch:
     """Purge every job of an ended batch, as ``purge_job`` does one, then mark the batch purged (its manifest
     goes with it). Repeating it, or finishing one that stopped halfway, purges only what is left."""
     if batch.purged_at is not None:
@@ -55,7 +55,7 @@ def purge_batch(batch: Batch, jobs: JobRecords, store: ObjectStore, page: int = 
     after = None
     while found := jobs.batch_jobs(batch.id, limit=page, after=after):
         for job in found:
-            purge_job(job, jobs, store)
+            purge_job(job, jobs, store, how)
         after = found[-1].id
     if batch.manifest_key:
         store.delete([batch.manifest_key])
@@ -68,6 +68,15 @@ def expire_jobs(jobs: Jobs, store: ObjectStore, retention: timedelta, batch: int
     expired = jobs.expired(retention.total_seconds(), batch)
     for job in expired:
         purge_job(job, jobs, store, "retention")
+    return len(expired)
+
+
+def expire_batches(jobs: JobRecords, store: ObjectStore, retention: timedelta, batch: int) -> int:
+    """Purge up to ``batch`` batches that finished longer than ``retention`` ago, oldest first: their manifests,
+    and any item the job sweep had not reached yet (every item ended before its batch finished)."""
+    expired = jobs.expired_batches(retention.total_seconds(), batch)
+    for found in expired:
+        purge_batch(found, jobs, store, how="retention")
     return len(expired)
 
 

@@ -44,7 +44,8 @@ from core import broker, failpoints, liveness, logs, timeouts, tracing
 from core.errors import DatabaseUnavailable, StorageUnavailable, Stuck, WorkerLost
 from core.jobstore import OUTBOX_CHANNEL, JobStore
 from core.objectstore import S3ObjectStore
-from core.purge import expire_jobs, expire_uploads
+from core.purge import expire_batches, expire_jobs, expire_uploads
+from core.turns import Rotation
 from tasks import topology
 from tasks.pipeline import finish_batch_task, job_chain, notify_task
 
@@ -55,6 +56,7 @@ POLL_SECONDS = 1.0
 HELD_POLL_SECONDS = 0.05
 # Retention, per sweep: at most this many jobs purged (each a DELETE of its objects), and one listing page.
 RETENTION_BATCH = 100
+RETENTION_BATCHES = 10  # a batch's purge pages through its items: few at a sweep
 UPLOADS_PAGE = 1000
 
 
@@ -116,6 +118,9 @@ class Relay:
         self.settings = settings
         self.jobs = JobStore.for_settings(settings, 1, 1, "pixelflow-relay")
         self.store: S3ObjectStore | None = None  # made on the first retention sweep
+        self.rotation = Rotation()  # whom the outbox's turns served last (core/turns.py)
+        self.notified = False  # the outbox's NOTIFY came since the last drain: a job came in
+        self.next_pass = 0.0
         self.uploads_after = ""  # where the next page of uploads starts
         self.running = True
         self.metrics = RelayMetrics()
@@ -181,7 +186,8 @@ class Relay:
                 notify_task.apply_async((str(job.id),))
 
     def expire(self) -> None:
-        """The retention period: a batch of ended jobs' images, then a page of the uploads (core/purge.py)."""
+        """The retention period: a batch of ended jobs' images, finished batches' manifests, then a page of the
+        uploads (core/purge.py)."""
         if not self.settings.retention_days:
             return
         retention = timedelta(days=self.settings.retention_days)
@@ -191,6 +197,8 @@ class Relay:
             purged = expire_jobs(self.jobs, self.store, retention, RETENTION_BATCH)
             if purged:
                 log.info("retention: %d jobs purged", purged)
+            if batches := expire_batches(self.jobs, self.store, retention, RETENTION_BATCHES):
+                log.info("retention: %d batches purged", batches)
             before = datetime.now(UTC) - retention
             _, self.uploads_after = expire_uploads(self.jobs, self.store, before, self.uploads_after, UPLOADS_PAGE)
         except StorageUnavailable as exc:  # the next sweep tries again
@@ -225,14 +233,27 @@ class Relay:
             log.info("handed on %d ended batches", n)
         return n
 
+    def pass_over(self) -> int:
+        """The queues are full: the tenants not served for PIXELFLOW_RELAY_PASS_AFTER get their next chain out.
+        Asked when a job came in (the outbox's NOTIFY) and every half of that period, not at every poll."""
+        after = self.settings.relay_pass_after
+        now = time.monotonic()
+        if not after or not (self.notified or now >= self.next_pass):
+            return 0
+        self.next_pass = now + after / 2
+        n = self.jobs.relay(self.publish, 200, self.rotation, passed_over=after)
+        self.metrics.published.inc(n)
+        return n
+
     def drain(self, conn: Connection) -> int:
         sent, self.held = 0, False
         while self.running:
             room = self.room(conn)
             if room == 0:
+                sent += self.pass_over()
                 self.held = self.jobs.unsent() > 0
                 return sent
-            n = self.jobs.relay(self.publish, 200 if room is None else min(room, 200))
+            n = self.jobs.relay(self.publish, 200 if room is None else min(room, 200), self.rotation)
             self.metrics.published.inc(n)
             sent += n
             if n == 0:
@@ -274,8 +295,7 @@ class Relay:
                         self.expire()
                         next_sweep = time.monotonic() + self.settings.sweep_interval
                     wait = HELD_POLL_SECONDS if self.held else POLL_SECONDS
-                    for _ in listener.notifies(timeout=wait, stop_after=1):
-                        pass
+                    self.notified = any(True for _ in listener.notifies(timeout=wait, stop_after=1))
                     backoff = 0.5
                 except (
                     OperationalError,

@@ -18,6 +18,7 @@ from core.model import Job, JobStatus, Output
 from core.outbox import PgOutbox
 from core.ports import DeadLetters, Deliveries, JobRecords, Jobs, Outbox, Usage
 from core.spec import OutputSpec
+from core.turns import Rotation
 from core.usage import PgUsage
 
 OUTPUTS = [OutputSpec("small", "webp", 64), OutputSpec("big", "png", 128)]
@@ -92,6 +93,39 @@ def test_the_outbox_takes_the_tenants_in_turn_so_one_tenants_backlog_does_not_ho
     assert sorted(published) == sorted([backlog[0], single])  # the newcomer's job goes out in the first turn
     assert store.relay(lambda job_id, _: published.append(job_id)) == 4
     assert published[2:] == backlog[1:]  # each tenant's own in order
+
+
+def test_a_relay_with_room_for_one_at_a_time_takes_the_tenant_it_served_least_recently(store: Any) -> None:
+    # The queues full of a batch: room for one chain at a time. Without the rotation, the batch's next row (older
+    # than any job that came after it, and first in its own turn too) would go out every time.
+    drained(store)
+    bulk, other = tenant(), tenant()
+    backlog = [store.create(new_id(), OUTPUTS, source_key="k", tenant=bulk).id for _ in range(4)]
+    rotation = Rotation()
+    published: list[uuid.UUID] = []
+    assert store.relay(lambda job_id, _: published.append(job_id), 1, rotation) == 1
+    single = store.create(new_id(), OUTPUTS, source_key="k", tenant=other).id
+    later = store.create(new_id(), OUTPUTS, source_key="k", tenant=other).id
+    for _ in range(5):
+        assert store.relay(lambda job_id, _: published.append(job_id), 1, rotation) == 1
+    assert published == [backlog[0], single, backlog[1], later, backlog[2], backlog[3]]
+    assert rotation.order() == [other, bulk]  # least recently served first
+
+
+def test_while_the_queues_are_full_a_tenant_not_served_lately_gets_its_oldest_job_out(store: Any) -> None:
+    drained(store)
+    bulk, other, idle = tenant(), tenant(), tenant()
+    backlog = [store.create(new_id(), OUTPUTS, source_key="k", tenant=bulk).id for _ in range(3)]
+    rotation = Rotation()
+    published: list[uuid.UUID] = []
+    assert store.relay(lambda job_id, _: published.append(job_id), 1, rotation) == 1  # bulk served just now
+    mine = [store.create(new_id(), OUTPUTS, source_key="k", tenant=other).id for _ in range(2)]
+    theirs = store.create(new_id(), OUTPUTS, source_key="k", tenant=idle).id
+    # Passed over: the oldest of each tenant not served in the last minute; bulk was, so its rows wait.
+    assert store.relay(lambda job_id, _: published.append(job_id), 200, rotation, passed_over=60) == 2
+    assert published == [backlog[0], mine[0], theirs]
+    assert store.relay(lambda job_id, _: published.append(job_id), 200, rotation, passed_over=60) == 0
+    assert store.unsent() == 3  # bulk's two and other's second wait for room
 
 
 def test_listing_is_newest_first_by_tenant_status_and_cursor(store: Any) -> None:

@@ -8,14 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-import standardwebhooks
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import images
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.conftest import RecordingServer, Worker, authed, wait_until
-from tests.support.api import assert_error, posts, upload
+from tests.support.api import assert_error, batch_events, posts, upload
 
 OUTPUTS = [{"name": "small", "format": "webp", "width": 48}, {"name": "square", "format": "png", "width": 32,
            "height": 32, "fit": "cover"}]  # fmt: skip
@@ -31,18 +30,7 @@ def ended(client: FlaskClient, batch_id: str, timeout: float = 90) -> dict[str, 
 
 
 def completed(peer: RecordingServer, path: str, n: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
-    """The batch.completed events POSTed to ``path``, verified as a receiver would (Standard Webhooks)."""
-
-    def got() -> list[tuple[str, str, dict[str, str], bytes]] | None:
-        found = posts(peer, path)
-        return found if len(found) >= n else None
-
-    events = []
-    for _, _, headers, body in wait_until(got, timeout, f"{n} batch.completed at {path}"):
-        wanted = {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}
-        event = standardwebhooks.Webhook(WEBHOOK_SECRET).verify(body, wanted)
-        events.append({**event, "id": wanted["webhook-id"]})
-    return events
+    return batch_events(peer, path, WEBHOOK_SECRET, n, timeout)
 
 
 def test_an_ended_batch_sends_batch_completed_once_with_its_manifest(

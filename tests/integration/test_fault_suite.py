@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from flask import Flask
@@ -30,9 +31,10 @@ from config import Settings
 from core.keystore import KeyStore
 from core.migrations import upgrade
 from tests import images
+from tests.conftest import WEBHOOK_SECRET
 from tests.integration import faultkit
 from tests.integration.conftest import RecordingServer, authed
-from tests.support.api import upload
+from tests.support.api import batch_events, posts, upload
 from tests.support.metrics import scrape, value
 from tests.support.stack import ROOT, BrokerNode, PgCluster, free_port, wait_until
 
@@ -231,6 +233,68 @@ def test_broker_restart_mid_task(
     time.sleep(3)
     node.ctl("start_app")
     finish(scenario, app, stack, client, ids, http_peer)
+
+
+def test_a_worker_killed_and_the_broker_restarted_during_a_500_item_batch(
+    client: FlaskClient,
+    app: Flask,
+    stack: faultkit.FaultStack,
+    sources: list[str],
+    http_peer: RecordingServer,
+    node: BrokerNode,
+) -> None:
+    scenario = "worker killed (-9), then broker restarted, during a 500-item batch"
+    _on_node(stack, node)
+    stack.relay()
+    first = stack.worker()
+    body = {
+        "items": [{"source": {"key": sources[i % len(sources)]}} for i in range(500)],
+        "outputs": [{"name": "a", "format": "webp", "width": 32}],
+        "webhook_url": f"{http_peer.url}/batch",
+        "job_webhook_url": f"{http_peer.url}/hook",
+    }
+    created = client.post("/v1/batches", json=body)
+    assert created.status_code == 202, created.json
+    batch_id = created.json["id"]
+
+    def ended_at_least(n: int) -> bool:
+        counts = client.get(f"/v1/batches/{batch_id}?limit=1").json["counts"]
+        return bool(counts["succeeded"] + counts["failed"] >= n)
+
+    wait_until(lambda: ended_at_least(40), 120, "the batch's first 40 items")
+    os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool children, steps in hand
+    first.wait_exit(30)
+    stack.worker()
+    wait_until(lambda: ended_at_least(150), 120, "150 items")
+    node.ctl("stop_app")
+    time.sleep(3)
+    node.ctl("start_app")
+    ids = [str(j["id"]) for j in _batch_jobs(client, batch_id)]
+    assert len(ids) == 500
+    finish(scenario, app, stack, client, ids, http_peer)
+    batch = client.get(f"/v1/batches/{batch_id}?limit=1").json
+    assert batch["status"] == "succeeded" and batch["counts"]["succeeded"] == 500, batch["counts"]
+    assert sum(batch["counts"].values()) == 500
+    # One batch.completed, under one webhook-id, once: the relay hands an ended batch on only once.
+    [event] = batch_events(http_peer, "/batch", WEBHOOK_SECRET)
+    assert event["type"] == "batch.completed" and event["data"]["counts"]["succeeded"] == 500
+    time.sleep(2.5)  # the relay looks for ended batches each second
+    assert len(posts(http_peer, "/batch")) == 1
+    manifest = httpx.get(event["data"]["manifest_url"], timeout=10)
+    assert manifest.status_code == 200
+    lines = [json.loads(line) for line in manifest.text.splitlines()]
+    assert [x["job_id"] for x in lines] == ids and {x["status"] for x in lines} == {"succeeded"}
+
+
+def _batch_jobs(client: FlaskClient, batch_id: str) -> list[dict[str, object]]:
+    jobs: list[dict[str, object]] = []
+    cursor = ""
+    while True:
+        page = client.get(f"/v1/batches/{batch_id}?limit=100{cursor}").json
+        jobs += page["jobs"]
+        if not page["next_cursor"]:
+            return jobs
+        cursor = f"&cursor={page['next_cursor']}"
 
 
 def test_broker_killed_during_a_burst_of_posts(

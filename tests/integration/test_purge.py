@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from config import Settings
 from core.ids import new_id
 from core.jobstore import JobStore
-from core.model import Output
+from core.model import BatchItem, Output
 from core.objectstore import S3ObjectStore
-from core.spec import OutputSpec, upload_prefix
+from core.spec import OutputSpec, manifest_key, upload_prefix
 from tests import images
 from tests.integration import faultkit
 from tests.support.api import assert_error, run_job, upload
@@ -127,6 +127,11 @@ def test_the_sweeper_purges_jobs_and_uploads_past_the_retention_period(
     result = put(f"results/{tenant}/{ended.id}/small.webp")
     jobs.stage_outputs(ended.id, [Output(specs[0], result, None, 64, 48, 11, "webp")])
     assert jobs.succeed(ended.id, {"small": result})
+    # A finished batch (its one item refused at once) with its manifest: the sweep purges both.
+    refused = BatchItem(source_key="uploads/someone-else/x.jpg", error=("source_not_found", "not the tenant's"))
+    batch = jobs.create_batch(new_id(), [new_id()], [refused], specs, tenant)
+    manifest = put(manifest_key(tenant, batch.id))
+    assert jobs.finish_batch(batch.id, manifest)
     pending_source = put(f"{upload_prefix(tenant)}{new_id()}/pending.jpg")
     pending = jobs.create(new_id(), specs, source_key=pending_source, tenant=tenant)  # never ends here
     time.sleep(2.5)  # everything above is now older than the retention period
@@ -144,8 +149,11 @@ def test_the_sweeper_purges_jobs_and_uploads_past_the_retention_period(
     try:
         wait_until(lambda: jobs.get(ended.id).purged_at is not None, 30, "the sweeper to purge the job")
         wait_until(lambda: gone(store, orphan), 30, "the sweeper to delete the unused upload")
+        wait_until(lambda: jobs.get_batch(batch.id).purged_at is not None, 30, "the sweeper to purge the batch")
     finally:
         relay.stop()
     assert gone(store, result) and gone(store, used)
     assert not gone(store, pending_source) and jobs.get(pending.id).purged_at is None
-    assert "retention: 1 jobs purged" in relay.output(), relay.output()[-2000:]
+    assert gone(store, manifest)
+    assert "retention: 2 jobs purged" in relay.output(), relay.output()[-2000:]  # the job and the batch's item
+    assert "retention: 1 batches purged" in relay.output()

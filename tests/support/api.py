@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import standardwebhooks
 from flask.testing import FlaskClient
 
 from tests import images
@@ -50,3 +51,19 @@ def posts(peer: Any, path: str) -> list[Request]:
 def job_with_hook(client: FlaskClient, url: str) -> dict[str, Any]:
     key = upload(client, images.jpeg(120, 80))
     return run_job(client, {"source": {"key": key}, "outputs": [{"name": "a", "format": "png"}], "webhook_url": url})
+
+
+def batch_events(peer: Any, path: str, secret: str, n: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+    """The first ``n`` events POSTed to ``path``, verified as a receiver would (Standard Webhooks), each with its
+    webhook-id as ``id``."""
+
+    def got() -> list[Request] | None:
+        found = posts(peer, path)
+        return found if len(found) >= n else None
+
+    events = []
+    for _, _, headers, body in wait_until(got, timeout, f"{n} events at {path}"):
+        wanted = {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}
+        event = standardwebhooks.Webhook(secret).verify(body, wanted)
+        events.append({**event, "id": wanted["webhook-id"]})
+    return events

@@ -10,7 +10,7 @@ from core.errors import JobNotEnded
 from core.ids import new_id
 from core.memory import MemoryJobs, MemoryObjectStore
 from core.model import BatchItem, Job, Output
-from core.purge import expire_jobs, expire_uploads, purge_batch, purge_job
+from core.purge import expire_batches, expire_jobs, expire_uploads, purge_batch, purge_job
 from core.spec import OutputSpec, staged_source_key
 
 OUTPUTS = [OutputSpec("small", "webp", 64), OutputSpec("big", "png", 128)]
@@ -110,3 +110,20 @@ def test_purging_a_batch_keeps_another_tenant_s_upload_that_an_item_named() -> N
     purged = purge_batch(batch, jobs, store)
     assert purged.purged_at is not None
     assert store.get(theirs) == b"not yours"
+
+
+def test_retention_purges_finished_batches_with_their_manifests_and_leaves_open_ones() -> None:
+    jobs, store = MemoryJobs(), MemoryObjectStore()
+    refused = BatchItem(source_key="uploads/x/1/a.jpg", error=("source_not_found", "nothing was uploaded there"))
+    done = jobs.create_batch(new_id(), [new_id()], [refused], OUTPUTS, TENANT)
+    manifest = f"results/{TENANT}/batches/{done.id}/manifest.jsonl"
+    store.put(manifest, b"{}\n", "application/jsonl")
+    assert jobs.finish_batch(done.id, manifest)
+    running = jobs.create_batch(
+        new_id(), [new_id()], [BatchItem(source_key=f"uploads/{TENANT}/1/b.jpg")], OUTPUTS, TENANT
+    )
+    assert expire_batches(jobs, store, timedelta(hours=1), 10) == 0  # finished just now
+    assert expire_batches(jobs, store, timedelta(0), 10) == 1
+    assert jobs.get_batch(done.id).purged_at is not None and manifest not in store.objects
+    assert jobs.get_batch(running.id).purged_at is None  # not finished: the retention waits for its end
+    assert expire_batches(jobs, store, timedelta(0), 10) == 0
