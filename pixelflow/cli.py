@@ -80,7 +80,8 @@ def process(pf: Client, args: argparse.Namespace) -> int:
 
         def put(f: Path) -> tuple[Path, str]:
             key = pf.upload(f)
-            bars.advance(sent)
+            waited = f" (over the rate limit: waited {pf.waits}×)" if pf.waits else ""
+            bars.update(sent, advance=1, description="uploads" + waited)
             return f, key
 
         with ThreadPoolExecutor(args.concurrency) as pool:
@@ -114,13 +115,14 @@ def process(pf: Client, args: argparse.Namespace) -> int:
                 f" `pixelflow batches wait {batch['id']}`, or run this command again to download its results."
             )
             return 130
-    return collect(pf, done, files, folder, out)
+    return collect(pf, done, files, folder, out, args.concurrency)
 
 
-def collect(pf: Client, batch: dict[str, Any], files: list[Path], folder: Path, out: Path) -> int:
-    """Download every succeeded item's outputs beside its mirror path; the manifest; a summary."""
+def collect(pf: Client, batch: dict[str, Any], files: list[Path], folder: Path, out: Path, concurrency: int) -> int:
+    """Download every succeeded item's outputs beside its mirror path (several at once); the manifest; a summary."""
     failed: list[tuple[Path, dict[str, Any]]] = []
-    fetched = kept = 0
+    wanted: list[tuple[str, Path]] = []
+    kept = 0
     for source, job in zip(files, pf.batch_jobs(batch["id"]), strict=True):
         rel = source.relative_to(folder)
         if job["status"] != "succeeded":
@@ -130,9 +132,20 @@ def collect(pf: Client, batch: dict[str, Any], files: list[Path], folder: Path, 
             target = out / rel.parent / f"{rel.stem}.{o['name']}.{EXTENSIONS.get(o['format'], o['format'])}"
             if target.exists() and target.stat().st_size == o["bytes"]:
                 kept += 1
-                continue
-            pf.download(o["url"], target)
-            fetched += 1
+            else:
+                wanted.append((o["url"], target))
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bars:
+        got = bars.add_task("downloads", total=len(wanted))
+
+        def fetch(item: tuple[str, Path]) -> None:
+            pf.download(*item)
+            bars.advance(got)
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(fetch, wanted))
+    fetched = len(wanted)
     if batch.get("manifest_url"):
         pf.download(batch["manifest_url"], out / "manifest.jsonl")
     counts = batch["counts"]

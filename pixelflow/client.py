@@ -17,7 +17,10 @@ environment (PIXELFLOW_URL, PIXELFLOW_API_KEY); the config file
     url = "https://images.example.com"
     api_key = "pf_…"
 
-An error answer raises ``ApiError`` with the API's stable ``code``.
+An error answer raises ``ApiError`` with the API's stable ``code``. An answer of 429 (over a
+rate limit) or 503 (the API or the storage unavailable for now) is sent again, after the
+Retry-After it gives or else a growing wait, a bounded number of times: a folder of more
+images than a minute's uploads allow goes through at the limit's pace instead of failing.
 """
 
 from __future__ import annotations
@@ -34,9 +37,12 @@ from typing import Any
 
 import httpx
 from httpx_sse import connect_sse
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_exponential_jitter
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ENDED = ("succeeded", "failed", "canceled")
+AGAIN = (429, 503)  # refused before anything was done: safe to send again, even a POST
 
 
 class ApiError(Exception):
@@ -54,6 +60,16 @@ class Event:
     event: str
     data: dict[str, Any]
     id: str | None
+
+
+def retry_after(state: RetryCallState) -> float:
+    """The wait before sending again: the answer's Retry-After (seconds, at most a minute), else exponential."""
+    outcome = state.outcome
+    response = outcome.result() if outcome is not None and not outcome.failed else None
+    header = response.headers.get("Retry-After", "") if response is not None else ""
+    if header.isdigit():
+        return min(float(header), 60.0) + 0.05 * state.attempt_number
+    return float(wait_exponential_jitter(initial=0.5, max=10)(state))
 
 
 def config_path() -> Path:
@@ -83,6 +99,7 @@ class Client:
         *,
         timeout: float = 30,
         transport: httpx.BaseTransport | None = None,
+        retry_for: float = 300,
     ) -> None:
         self.url, key = configured(url, api_key)
         if not key:
@@ -95,6 +112,23 @@ class Client:
         )
         # Presigned PUTs and GETs go to the storage, never with the API key.
         self.storage = httpx.Client(timeout=timeout, transport=transport)
+        self.retry_for = retry_for
+        self.waits = 0  # answers of 429 or 503 waited out and sent again
+
+    def _send(self, http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request, sent again on 429/503 for at most ``retry_for`` seconds and 20 attempts; the last answer."""
+        retrying = Retrying(
+            retry=retry_if_result(lambda response: response.status_code in AGAIN),
+            wait=retry_after,
+            stop=stop_after_attempt(20) | stop_after_delay(self.retry_for),
+            before_sleep=self._waited,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        response: httpx.Response = retrying(http.request, method, url, **kwargs)
+        return response
+
+    def _waited(self, _: RetryCallState) -> None:
+        self.waits += 1
 
     def __enter__(self) -> Client:
         return self
@@ -116,7 +150,7 @@ class Client:
         return response.json()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._json(self.http.request(method, path, **kwargs))
+        return self._json(self._send(self.http, method, path, **kwargs))
 
     # Uploads
 
@@ -129,7 +163,7 @@ class Client:
             data, name = path.read_bytes(), file_name or path.name
         kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         slot = self.request("POST", "/v1/uploads", json={"content_type": kind, "file_name": name})
-        put = self.storage.put(slot["url"], content=data, headers=slot["headers"])
+        put = self._send(self.storage, "PUT", slot["url"], content=data, headers=slot["headers"])
         if put.status_code >= 300:
             raise ApiError(put.status_code, "storage_unavailable", f"the upload's PUT answered {put.status_code}")
         return str(slot["key"])
@@ -213,12 +247,10 @@ class Client:
         """A presigned GET into ``path`` (its directories made); the bytes written."""
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part")
-        with self.storage.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise ApiError(response.status_code, "storage_unavailable", f"GET {path.name}: {response.status_code}")
-            with part.open("wb") as out:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
+        response = self._send(self.storage, "GET", url)  # an output is held whole: it is an image, not a stream
+        if response.status_code != 200:
+            raise ApiError(response.status_code, "storage_unavailable", f"GET {path.name}: {response.status_code}")
+        part.write_bytes(response.content)
         part.replace(path)
         return path.stat().st_size
 

@@ -15,6 +15,7 @@ from tests import images
 from tests.integration.conftest import Worker, wait_until
 from tests.support.stack import BIN, Api, free_port
 
+THUMB = json.dumps({"name": "s", "format": "webp", "width": 32})
 PRESET = ["thumb-webp.webp", "thumb-jpeg.jpg", "large-webp.webp", "large-jpeg.jpg"]  # the thumbnails preset
 
 
@@ -104,3 +105,23 @@ def test_ctrl_c_leaves_the_batch_running_and_says_how_to_pick_it_up(api: Api, ap
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"batch {batch_id}: succeeded; 16 succeeded" in again.stdout
+
+
+def test_more_uploads_than_the_rate_limit_allows_wait_for_it_instead_of_failing(
+    tmp_path: Path, worker: Worker, api_key: str
+) -> None:
+    """12 uploads, 8 at once, against 4 a second: the API answers 429 with Retry-After and the client waits it out."""
+    limited = Api(f"127.0.0.1:{free_port()}", tmp_path / "api.log", env={"PIXELFLOW_RATE_LIMIT_UPLOADS": "4/second"})
+    limited.start()
+    try:
+        photos, out = tmp_path / "photos", tmp_path / "results"
+        photos.mkdir()
+        for i in range(12):
+            (photos / f"p{i:02}.jpg").write_bytes(images.jpeg(64 + i, 48))
+        run = pixelflow(limited, api_key, "process", str(photos), "--output", THUMB, "--out", str(out))
+    finally:
+        limited.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "12 succeeded, 0 failed" in run.stdout and "12 outputs downloaded" in run.stdout
+    assert "over the rate limit: waited" in run.stderr  # it was refused, and went on
+    assert len(json.loads((out / ".pixelflow.json").read_text())["uploads"]) == 12
