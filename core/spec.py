@@ -159,7 +159,16 @@ def manifest_key(tenant: str, batch_id: object) -> str:
 
 
 # What an upload slot may declare, and what a job's uploaded source must have been stored as.
-UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif")
+UPLOAD_CONTENT_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/tiff",
+    "image/avif",
+    "image/heic",
+    "image/heif",
+)
 
 
 def upload_prefix(tenant: str) -> str:

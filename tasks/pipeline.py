@@ -58,6 +58,7 @@ from core.errors import (
 from core.objectstore import S3ObjectStore
 from tasks import metrics, steps
 from tasks.celery_app import app
+from tasks.imaging import probe
 from tasks.outcomes import outcome_of
 from tasks.services import Services, services
 from tasks.services import close as close_services
@@ -318,6 +319,12 @@ def _trace_threads(sender: Any = None, **_: Any) -> None:
     # The thread pool (worker-io) and solo run the steps in this process: no child will start tracing.
     if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
         tracing.start("pixelflow-worker")
+
+
+@worker_init.connect
+def _say_what_cannot_be_read(**_: Any) -> None:
+    if probe.HEIC_MISSING:
+        log.warning("%s", probe.HEIC_MISSING)
 
 
 @worker_init.connect

@@ -49,3 +49,32 @@ def open_image(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def heic(
+    width: int = 1008,
+    height: int = 756,
+    orientation: int = 1,
+    icc_profile: bytes | None = None,
+    others: int = 0,
+    image: Image.Image | None = None,
+    quality: int = 80,
+) -> bytes:
+    """A HEIC as a phone writes one: its orientation as an EXIF tag and as the container's rotation (irot/imir,
+    which pillow-heif writes from the tag), an ICC profile, and ``others`` images before the primary one (a
+    burst's alternatives). Encoded by pillow-heif's x265 (tests only)."""
+    import pillow_heif
+
+    primary = (image or picture(width, height)).copy()
+    exif = Image.Exif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    if icc_profile:
+        primary.info["icc_profile"] = icc_profile
+    alternatives = [Image.new("RGB", (width // 2, height // 2), (0, 255, 0)) for _ in range(others)]
+    heif = pillow_heif.from_pillow((alternatives or [primary])[0])
+    for item in [*alternatives[1:], primary] if alternatives else []:
+        heif.add_from_pillow(item)
+    out = io.BytesIO()
+    heif.save(out, quality=quality, primary_index=others, exif=exif.tobytes() if len(exif) else None)
+    return out.getvalue()

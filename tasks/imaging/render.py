@@ -68,7 +68,8 @@ def render(
             # Truncated data raises here (Pillow's LOAD_TRUNCATED_IMAGES stays off).
             source.load()
             animation = _frames(source, specs, info, max_frames)
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError, RuntimeError) as exc:
+        # RuntimeError: libheif's errors that are not about the input's syntax (an allocation it refused).
         raise CorruptImage(f"the {info.format.upper()} data is corrupt or truncated: {exc}") from None
     image = ImageOps.exif_transpose(source) if orientation != 1 else source
     icc = source.info.get("icc_profile")

@@ -1,8 +1,9 @@
 """validate: sniff the real format from the bytes and apply the limits.
 
-JPEG and PNG headers sit at the start of the file: only the first
-HEADER_BYTES are read. GIF and WebP frame counts need the whole file, and so
-does a header that does not fit in the prefix.
+JPEG and PNG headers sit at the start of the file, and so does a HEIC's
+(its meta box, before the coded data): only the first HEADER_BYTES are
+read. GIF and WebP frame counts need the whole file, and so does a header
+that does not fit in the prefix.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def validate(svc: Services, job_id: uuid.UUID) -> bool:
     limit = svc.settings.max_source_pixels
     whole = job.source_bytes is not None and job.source_bytes <= HEADER_BYTES
     data = read_source(svc, job, None if whole else HEADER_BYTES)
-    if not whole and sniff(data) in ("jpeg", "png"):
+    if not whole and sniff(data) in ("jpeg", "png", "heic"):
         try:
             info = probe(data, limit)
         except CorruptImage:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from PIL import Image as PILImage
 
 from config import Settings
 from scripts.demo_client import sample_jpeg
+from tests import images
 from tests.image.container import Container, Image, run
 from tests.integration.conftest import S3Server
 from tests.support.forwarder import Forwarder
@@ -112,16 +114,17 @@ def deployment(
             container.stop()
 
 
-def push_job(deployment: Deployment, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+def push_job(deployment: Deployment, timeout: float = 60, source: tuple[bytes, str] | None = None) -> dict[str, Any]:
     """What a client does: presigned upload, a job of three outputs, polling until it ends."""
     headers = {"Authorization": f"Bearer {deployment.key}"}
     with httpx.Client(base_url=deployment.api, timeout=30, headers=headers) as client:
-        return _push(client, timeout)
+        return _push(client, timeout, source or (sample_jpeg(), "image/jpeg"))
 
 
-def _push(client: httpx.Client, timeout: float) -> dict:  # type: ignore[type-arg]
-    slot = client.post("/v1/uploads", json={"content_type": "image/jpeg", "file_name": "sample.jpg"}).json()
-    httpx.put(slot["url"], content=sample_jpeg(), headers=slot["headers"], timeout=30).raise_for_status()
+def _push(client: httpx.Client, timeout: float, source: tuple[bytes, str]) -> dict:  # type: ignore[type-arg]
+    data, content_type = source
+    slot = client.post("/v1/uploads", json={"content_type": content_type, "file_name": "sample"}).json()
+    httpx.put(slot["url"], content=data, headers=slot["headers"], timeout=30).raise_for_status()
     spec = {
         "source": {"key": slot["key"]},
         "outputs": [
@@ -150,6 +153,15 @@ def test_a_job_goes_end_to_end_through_the_images_api_relay_and_worker(deploymen
         with PILImage.open(io.BytesIO(data)) as picture:
             sizes[output["name"]] = (picture.format, picture.size)
     assert sizes == {"thumb": ("WEBP", (200, 133)), "large": ("JPEG", (800, 533)), "marked": ("PNG", (400, 267))}
+
+
+def test_a_heic_photo_goes_through_the_images_worker(deployment: Deployment) -> None:
+    # pi-heif's wheel, with its libheif and libde265, in the image; a portrait phone photo comes out upright.
+    job = push_job(deployment, source=(images.heic(2016, 1512, orientation=6), "image/heic"))
+    assert job["status"] == "succeeded", job
+    assert job["source"]["format"] == "heic"
+    sizes = {o["name"]: (o["width"], o["height"]) for o in job["outputs"]}
+    assert sizes == {"thumb": (200, 267), "large": (800, 1067), "marked": (400, 533)}
 
 
 def test_every_role_runs_as_uid_10001_with_its_group_on_a_read_only_root(deployment: Deployment) -> None:

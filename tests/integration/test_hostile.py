@@ -68,6 +68,12 @@ def heic_header() -> bytes:
     return struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00mif1heic" + bytes(64)
 
 
+def heic_declaring(width: int, height: int) -> bytes:
+    from tests.unit.tasks.imaging.test_heic import declaring
+
+    return declaring(images.heic(64, 64), width, height)
+
+
 # name → (bytes, content type sent, expected error code, or a check of the output)
 CORPUS: dict[str, tuple[Any, str, Any]] = {
     "zero-bytes": (lambda: b"", "image/jpeg", "corrupt_image"),
@@ -83,7 +89,14 @@ CORPUS: dict[str, tuple[Any, str, Any]] = {
     ),
     "html": (lambda: b"<!doctype html><img src=x onerror=alert(1)>", "image/jpeg", "unsupported_format"),
     "pdf": (lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj", "image/jpeg", "unsupported_format"),
-    "heic": (heic_header, "image/jpeg", "unsupported_format"),
+    "heic-ftyp-and-nothing-else": (heic_header, "image/heic", "corrupt_image"),
+    "heic-declaring-100k-square": (lambda: heic_declaring(100_000, 100_000), "image/heic", "image_too_large"),
+    "truncated-heic": (lambda: images.heic(320, 240)[:-300], "image/heic", "corrupt_image"),
+    "heic-sent-as-jpeg": (
+        lambda: images.heic(120, 80, orientation=6),
+        "image/jpeg",
+        lambda img: img.size == (80, 120),  # read from its bytes, and turned upright
+    ),
     "gif-js-polyglot": (lambda: b"GIF89a/*\x00\x00\x00\x00*/=1;alert(document.domain)//", "image/gif", "corrupt_image"),
     "png-with-a-zip-appended": (
         lambda: images.png_with_alpha(80, 60) + b"PK\x03\x04" + bytes(200),

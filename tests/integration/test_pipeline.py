@@ -58,6 +58,32 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
     assert steps == {"fetch", "validate", "transform", "upload", "notify"}, worker.output()[-3000:]
 
 
+def test_an_iphone_style_heic_becomes_upright_webp_jpeg_and_avif(client: FlaskClient, worker: Worker) -> None:
+    from tests.icc import SRGB_PRIMARIES, rgb_profile
+
+    # As a phone saves a portrait photo: a 4:3 sensor's pixels turned by the container (and the EXIF tag), a
+    # camera profile, and another image in the file beside the primary one.
+    wide = rgb_profile(tuple((0.98 * x, 0.98 * y, 0.98 * z) for x, y, z in SRGB_PRIMARIES), name="camera")
+    data = images.heic(2016, 1512, orientation=6, icc_profile=wide, others=1)
+    key = upload(client, data, "image/heic", "IMG_0001.HEIC")
+    outputs = [
+        {"name": "thumb", "format": "webp", "width": 200},
+        {"name": "large", "format": "jpeg", "width": 800},
+        {"name": "modern", "format": "avif", "width": 400},
+    ]
+    job = run_job(client, {"source": {"key": key}, "outputs": outputs})
+    assert job["status"] == "succeeded", (job["error"], worker.output()[-3000:])
+    assert job["source"]["format"] == "heic"
+    wanted = [("WEBP", (200, 267)), ("JPEG", (800, 1067)), ("AVIF", (400, 533))]
+    for output, (fmt, size) in zip(job["outputs"], wanted, strict=True):
+        image = images.open_image(httpx.get(output["url"]).content)
+        assert (image.format, image.size) == (fmt, size)
+        # The picture's red top-left quarter, turned 90° clockwise: at the top right.
+        r, g, b = image.convert("RGB").getpixel((size[0] - 10, 10))  # type: ignore[misc]
+        assert r > 180 and g < 80 and b < 80, (output["name"], (r, g, b))
+        assert "icc_profile" not in image.info  # converted to sRGB
+
+
 def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, tenant: str, worker: Worker) -> None:
     store = client.application.extensions["pixelflow"].store
     key = upload(client, images.jpeg(300, 200))

@@ -64,3 +64,24 @@ def test_the_workers_heartbeat_stops_while_its_consumer_has_no_broker_and_resume
     finally:
         worker.stop()
     assert not (tmpdir / "pixelflow-worker.alive").exists()  # a stopped worker leaves no heartbeat behind
+
+
+def test_a_worker_without_the_heic_plugin_says_so_as_it_starts_and_runs(
+    services_up: None, settings: Settings, tmp_path: Path
+) -> None:
+    # What a platform without a pi-heif wheel meets: the import fails.
+    missing = tmp_path / "no-wheel"
+    missing.mkdir()
+    (missing / "pi_heif.py").write_text("raise ImportError('no pi-heif wheel for this platform')\n")
+    worker = Worker(
+        f"noheic-{settings.queue}",
+        tmp_path / "worker.log",
+        concurrency=1,
+        env={"PYTHONPATH": f"{missing}{os.pathsep}{ROOT}", "PIXELFLOW_QUEUE": f"{settings.queue}-noheic"},
+    )
+    worker.start()
+    try:
+        assert worker.alive(), worker.output()[-3000:]
+        assert "pi-heif cannot be loaded here (no pi-heif wheel for this platform)" in worker.output()
+    finally:
+        worker.stop()

@@ -73,7 +73,6 @@ def test_animation_limits_count_frames_and_pixels_over_all_frames() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"\x00\x00\x00\x18ftypheic" + bytes(16), "HEIC"),
         (b"BM" + bytes(60), "BMP"),
         (b"<?xml version='1.0'?><svg/>", "SVG"),
     ],
