@@ -26,6 +26,39 @@ class JsonBoolean(fields.Boolean):
         return value
 
 
+PLACEHOLDER_TYPES = ("blurhash", "thumbhash")
+PLACEHOLDER_DOC = {
+    "description": "a placeholder of the image in the result: true (a BlurHash), or the type:"
+    ' {"type": "blurhash"} or {"type": "thumbhash"} (a ThumbHash, base64: aspect ratio and alpha too)',
+    "default": False,
+    "oneOf": [
+        {"type": "boolean"},
+        {
+            "type": "object",
+            "properties": {"type": {"type": "string", "enum": list(PLACEHOLDER_TYPES)}},
+            "required": ["type"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
+class PlaceholderRequest(fields.Field[str | None]):
+    """``true`` (a BlurHash, as before there was a choice), ``false``, or ``{"type": …}``: loaded as the type or
+    None. Its document is PLACEHOLDER_DOC (document_limits puts it in)."""
+
+    default_error_messages = {
+        "invalid": "true, false, or an object whose one field, type, is " + " or ".join(PLACEHOLDER_TYPES)
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, bool):
+            return "blurhash" if value else None
+        if isinstance(value, dict) and set(value) == {"type"} and value["type"] in PLACEHOLDER_TYPES:
+            return str(value["type"])
+        raise self.make_error("invalid")
+
+
 class JsonInteger(fields.Integer):
     """A JSON integer: marshmallow's own also takes "5", true and 2.5 (as 2)."""
 
@@ -253,7 +286,7 @@ class JobRequestSchema(StrictSchema):
         load_default=list,
         metadata={"description": "named output sets from the configuration, added to outputs"},
     )
-    placeholder = JsonBoolean(load_default=False, metadata={"description": "put a BlurHash of the image in the result"})
+    placeholder = PlaceholderRequest(load_default=None, allow_none=False)
     webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
 
     # _something_to_make's first rule, in the document (OpenApiExtras).
@@ -295,7 +328,7 @@ class BatchRequestSchema(StrictSchema):
         load_default=list,
         metadata={"description": "named output sets from the configuration, added to outputs"},
     )
-    placeholder = JsonBoolean(load_default=False, metadata={"description": "a BlurHash of each image"})
+    placeholder = PlaceholderRequest(load_default=None, allow_none=False)
     webhook_url = fields.Url(
         schemes={"http", "https"},
         validate=validate.Length(min=10, max=2048),
@@ -391,7 +424,7 @@ class JobErrorSchema(Schema):
 
 
 class PlaceholderSchema(Schema):
-    type = fields.String(required=True, metadata={"description": "blurhash"})
+    type = fields.String(required=True, metadata={"description": "blurhash or thumbhash (as asked)"})
     hash = fields.String(required=True)
 
 
@@ -539,6 +572,7 @@ def document_limits(spec: Any, settings: Settings) -> None:
     output = schemas["OutputRequest"]["properties"]
     for name in ("JobRequest", "BatchRequest"):
         job = schemas[name]["properties"]
+        job["placeholder"] = dict(PLACEHOLDER_DOC)
         job["presets"]["items"] = {"type": "string", "enum": sorted(settings.presets)}
         job["outputs"]["maxItems"] = settings.max_outputs
     schemas["BatchRequest"]["properties"]["items"]["maxItems"] = settings.batch_max_items

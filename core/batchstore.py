@@ -50,7 +50,7 @@ class PgBatches(JobRows):
         items: Sequence[BatchItem],
         outputs: Sequence[OutputSpec],
         tenant: str,
-        placeholder: bool = False,
+        placeholder: str | None = None,
         webhook_url: str | None = None,
         job_webhook_url: str | None = None,
         idempotency: tuple[str, str] | None = None,
@@ -89,7 +89,7 @@ class PgBatches(JobRows):
         items: Sequence[BatchItem],
         outputs: Sequence[OutputSpec],
         tenant: str,
-        placeholder: bool,
+        placeholder: str | None,
         webhook_url: str | None,
     ) -> None:
         """Every item's job, its outputs (an item's focal point put into those that crop, as
@@ -114,9 +114,10 @@ class PgBatches(JobRows):
                                      %(fy)s::float8[], %(codes)s::text[], %(messages)s::text[])
                      WITH ORDINALITY AS i(id, source_key, source_url, fx, fy, code, message, position)
             ), job AS (
-                INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested, tenant, batch_id,
-                                  batch_item, status, finished_at, error_code, error_message)
-                SELECT id, source_key, source_url, %(hook)s, %(placeholder)s, %(tenant)s, %(batch)s, position - 1,
+                INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested, placeholder_type,
+                                  tenant, batch_id, batch_item, status, finished_at, error_code, error_message)
+                SELECT id, source_key, source_url, %(hook)s, %(requested)s, %(placeholder)s, %(tenant)s,
+                       %(batch)s, position - 1,
                        CASE WHEN code IS NULL THEN 'queued' ELSE 'failed' END,
                        CASE WHEN code IS NULL THEN NULL ELSE now() END, code, message
                 FROM item
@@ -145,6 +146,7 @@ class PgBatches(JobRows):
                 "codes": [i.error[0] if i.error else None for i in items],
                 "messages": [redact.scrub(i.error[1])[:1000] if i.error else None for i in items],
                 "hook": webhook_url,
+                "requested": placeholder is not None,
                 "placeholder": placeholder,
                 "tenant": tenant,
                 "batch": batch_id,

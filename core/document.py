@@ -37,7 +37,7 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
             for o in job.outputs
         ],
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "placeholder": {"type": "blurhash", "hash": job.placeholder} if done and job.placeholder else None,
+        "placeholder": {"type": job.placeholder_kind, "hash": job.placeholder} if done and job.placeholder else None,
         "webhook_url": job.webhook_url,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,

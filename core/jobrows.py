@@ -12,8 +12,8 @@ from core.spec import OutputSpec
 JOB_COLUMNS = (
     "id, status, source_key, source_url, webhook_url, created_at, started_at, finished_at, "
     "error_code, error_message, source_format, source_width, source_height, source_bytes, source_frames, "
-    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder, purged_at,"
-    " batch_id,"
+    "notified_at, webhook_status, webhook_error, redrives, tenant, placeholder_requested, placeholder_type,"
+    " placeholder, purged_at, batch_id,"
     " ARRAY(SELECT step FROM job_steps s WHERE s.job_id = jobs.id"
     " ORDER BY array_position(ARRAY['fetch', 'validate', 'transform', 'upload', 'notify'], step)) AS steps_done,"
     " ARRAY(SELECT to_jsonb(o) FROM job_outputs o WHERE o.job_id = jobs.id ORDER BY o.position) AS outputs_rows"

@@ -55,7 +55,7 @@ class PgJobs(JobRows):
         source_key: str | None = None,
         source_url: str | None = None,
         webhook_url: str | None = None,
-        placeholder: bool = False,
+        placeholder: str | None = None,
         idempotency: tuple[str, str] | None = None,
         tenant: str = "default",
     ) -> Job:
@@ -106,7 +106,8 @@ class PgJobs(JobRows):
             webhook_url,
             created_at,
             tenant=tenant,
-            placeholder_requested=placeholder,
+            placeholder_requested=placeholder is not None,
+            placeholder_type=placeholder,
             outputs=tuple(Output(o) for o in outputs),
         )
 
@@ -118,7 +119,7 @@ class PgJobs(JobRows):
         source_key: str | None,
         source_url: str | None,
         webhook_url: str | None,
-        placeholder: bool,
+        placeholder: str | None,
         tenant: str,
     ) -> datetime:
         """The job, its outputs, its outbox row and the relay's wake-up, in one statement."""
@@ -137,8 +138,9 @@ class PgJobs(JobRows):
         ]
         cur.execute(
             "WITH job AS ("
-            " INSERT INTO jobs (id, source_key, source_url, webhook_url, placeholder_requested, tenant)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, created_at"
+            " INSERT INTO jobs"
+            " (id, source_key, source_url, webhook_url, placeholder_requested, placeholder_type, tenant)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, created_at"
             "), outputs AS ("
             " INSERT INTO job_outputs (job_id, position, name, format, width, height, fit, quality, options)"
             " SELECT job.id, o.position, o.name, o.format, o.width, o.height, o.fit, o.quality, o.options"
@@ -151,6 +153,7 @@ class PgJobs(JobRows):
                 source_key,
                 source_url,
                 webhook_url,
+                placeholder is not None,
                 placeholder,
                 tenant,
                 Jsonb(outputs_json),

@@ -60,7 +60,7 @@ class MemoryJobs:
         source_key: str | None = None,
         source_url: str | None = None,
         webhook_url: str | None = None,
-        placeholder: bool = False,
+        placeholder: str | None = None,
         idempotency: tuple[str, str] | None = None,
         tenant: str = "default",
     ) -> Job:
@@ -80,7 +80,8 @@ class MemoryJobs:
                 webhook_url,
                 _now(),
                 tenant=tenant,
-                placeholder_requested=placeholder,
+                placeholder_requested=placeholder is not None,
+                placeholder_type=placeholder,
                 outputs=tuple(Output(o) for o in outputs),
             )
             self._jobs[job_id] = job
@@ -280,7 +281,7 @@ class MemoryJobs:
         items: Sequence[BatchItem],
         outputs: Sequence[OutputSpec],
         tenant: str,
-        placeholder: bool = False,
+        placeholder: str | None = None,
         webhook_url: str | None = None,
         job_webhook_url: str | None = None,
         idempotency: tuple[str, str] | None = None,
@@ -308,7 +309,8 @@ class MemoryJobs:
                     error_code=item.error[0] if item.error else None,
                     error_message=redact.scrub(item.error[1])[:1000] if item.error else None,
                     tenant=tenant,
-                    placeholder_requested=placeholder,
+                    placeholder_requested=placeholder is not None,
+                    placeholder_type=placeholder,
                     outputs=tuple(Output(o.focused(item.focal)) for o in outputs),
                     batch_id=batch_id,
                 )

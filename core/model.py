@@ -71,6 +71,8 @@ class Job:
     redrives: int = 0
     tenant: str = "default"
     placeholder_requested: bool = False
+    placeholder_type: str | None = None
+    """blurhash or thumbhash; None with placeholder_requested: blurhash (a job created before the type)."""
     placeholder: str | None = None
     steps_done: tuple[str, ...] = ()
     """The effect ledger: steps whose effect is recorded (table job_steps)."""
@@ -81,6 +83,11 @@ class Job:
     """When its images were deleted (DELETE /v1/jobs/{id}, or the retention period): the record stays."""
     batch_id: uuid.UUID | None = None
     """The batch the job is an item of, if any."""
+
+    @property
+    def placeholder_kind(self) -> str | None:
+        """The placeholder asked for: blurhash, thumbhash, or None."""
+        return self.placeholder_type or ("blurhash" if self.placeholder_requested else None)
 
     @property
     def terminal(self) -> bool:

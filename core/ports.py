@@ -73,7 +73,7 @@ class Jobs(Protocol):
         source_key: str | None = None,
         source_url: str | None = None,
         webhook_url: str | None = None,
-        placeholder: bool = False,
+        placeholder: str | None = None,
         idempotency: tuple[str, str] | None = None,
         tenant: str = "default",
     ) -> Job:
@@ -129,7 +129,7 @@ class Batches(Protocol):
         items: Sequence[BatchItem],
         outputs: Sequence[OutputSpec],
         tenant: str,
-        placeholder: bool = False,
+        placeholder: str | None = None,
         webhook_url: str | None = None,
         job_webhook_url: str | None = None,
         idempotency: tuple[str, str] | None = None,

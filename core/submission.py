@@ -41,7 +41,7 @@ class JobRequest:
     source_key: str | None = None
     source_url: str | None = None
     webhook_url: str | None = None
-    placeholder: bool = False
+    placeholder: str | None = None
     idempotency: tuple[str, str] | None = field(default=None)
     """(Idempotency-Key, hash of the request)."""
 
@@ -97,7 +97,7 @@ class BatchRequest:
     """Told once, batch.completed, when every item has ended."""
     job_webhook_url: str | None = None
     """Told of every item's job, as a job's webhook is."""
-    placeholder: bool = False
+    placeholder: str | None = None
     idempotency: tuple[str, str] | None = field(default=None)
 
 

@@ -22,7 +22,7 @@ from tasks.imaging import operations, watermark
 from tasks.imaging.color import to_srgb
 from tasks.imaging.encode import Metadata, encode, encode_auto
 from tasks.imaging.geometry import plan
-from tasks.imaging.placeholder import placeholder as blurhash_of
+from tasks.imaging.placeholder import placeholder as placeholder_of
 from tasks.imaging.probe import PILLOW_FORMATS, SourceInfo, probe
 
 _TRANSPOSED = {5, 6, 7, 8}
@@ -49,11 +49,11 @@ def render(
     data: bytes,
     info: SourceInfo,
     specs: Sequence[OutputSpec],
-    placeholder: bool = False,
+    placeholder: str | None = None,
     max_frames: int = 1,
     overlays: Mapping[str, bytes] | None = None,
 ) -> Rendering:
-    """``overlays``: the bytes of each image watermark, by key."""
+    """``placeholder``: blurhash, thumbhash or None; ``overlays``: the bytes of each image watermark, by key."""
     marks = {key: _decode_overlay(key, blob, info.pixels) for key, blob in (overlays or {}).items()}
     try:
         with warnings.catch_warnings():
@@ -94,7 +94,7 @@ def render(
         else:
             fmt, encoded = spec.format, encode(frames, spec.format, spec, meta, durations)
         outputs.append(Rendered(spec, fmt, encoded, frames[0].width, frames[0].height))
-    return Rendering(outputs, blurhash_of(srgb) if placeholder else None)
+    return Rendering(outputs, placeholder_of(srgb, placeholder) if placeholder else None)
 
 
 def _check_crop(spec: OutputSpec, width: int, height: int) -> None:

@@ -44,7 +44,7 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     info = SourceInfo(job.source_format, job.source_width, job.source_height, job.source_frames or 1)
     specs = [o.spec for o in job.outputs]
     started = time.process_time()
-    rendering = render(data, info, specs, job.placeholder_requested, svc.settings.max_frames, read_overlays(svc, specs))
+    rendering = render(data, info, specs, job.placeholder_kind, svc.settings.max_frames, read_overlays(svc, specs))
     compute_ms = round((time.process_time() - started) * 1000)
     keys = [result_key(job.tenant, job_id, r.spec.name, r.format) for r in rendering.outputs]
 

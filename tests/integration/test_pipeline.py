@@ -231,6 +231,27 @@ def test_a_job_of_many_operations_runs_end_to_end(client: FlaskClient, worker: W
     assert job["placeholder"]["type"] == "blurhash" and len(job["placeholder"]["hash"]) >= 20
 
 
+def test_a_thumbhash_placeholder_comes_with_the_result_and_the_reference_decoder_reads_it(
+    client: FlaskClient, worker: Worker
+) -> None:
+    from tests.unit.tasks.imaging.test_placeholder import reference_decode
+
+    key = upload(client, images.png_with_alpha(600, 300), "image/png", "logo.png")
+    job = run_job(
+        client,
+        {
+            "source": {"key": key},
+            "outputs": [{"name": "a", "format": "webp", "width": 100}],
+            "placeholder": {"type": "thumbhash"},
+        },
+    )
+    assert job["status"] == "succeeded", job["error"]
+    assert job["placeholder"]["type"] == "thumbhash"
+    [decoded] = reference_decode(job["placeholder"]["hash"])
+    assert 1.5 <= decoded["ratio"] <= 2.5  # 2:1, in the coarse steps the hash has (with alpha: fifths)
+    assert decoded["average"][3] < 0.9  # the source's alpha gradient is in the hash
+
+
 def test_a_crop_outside_the_source_fails_the_job_with_its_code(client: FlaskClient, worker: Worker) -> None:
     key = upload(client, images.jpeg(300, 200))
     job = run_job(

@@ -125,7 +125,7 @@ def test_every_operation_loads_into_an_output_spec() -> None:
         )
         == spec
     )
-    assert loaded["presets"] == ["thumbnails"] and loaded["placeholder"] is True
+    assert loaded["presets"] == ["thumbnails"] and loaded["placeholder"] == "blurhash"
 
 
 def test_a_job_of_presets_alone_is_enough() -> None:
@@ -152,7 +152,23 @@ def test_a_boolean_field_takes_a_json_boolean_only(value: Any) -> None:
     with pytest.raises(ValidationError) as refused:
         load(job(placeholder=value, outputs=[{"name": "a", "format": "png", "flip": value}]))
     assert "placeholder" in refused.value.messages
-    assert load(job(placeholder=True))["placeholder"] is True
+    assert load(job(placeholder=True))["placeholder"] == "blurhash"
+
+
+@pytest.mark.parametrize(
+    ("given", "loaded"),
+    [(True, "blurhash"), (False, None), ({"type": "blurhash"}, "blurhash"), ({"type": "thumbhash"}, "thumbhash")],
+)
+def test_a_placeholder_is_true_or_its_type(given: Any, loaded: str | None) -> None:
+    assert load(job(placeholder=given))["placeholder"] == loaded
+    assert load(job())["placeholder"] is None
+
+
+@pytest.mark.parametrize("given", [{"type": "jpeg"}, {}, {"type": "thumbhash", "size": 4}, "thumbhash", [], None])
+def test_any_other_placeholder_is_refused(given: Any) -> None:
+    with pytest.raises(ValidationError) as refused:
+        load(job(placeholder=given))
+    assert "placeholder" in refused.value.messages
 
 
 @pytest.mark.parametrize(("width", "rotate"), [(2.5, 1), ("5", 1), (True, 1), (5, "1.5"), (5, False)])

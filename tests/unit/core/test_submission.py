@@ -36,10 +36,10 @@ def submit(ports: tuple[Settings, MemoryJobs], tenant: str = TENANT, **fields: A
 
 def test_a_valid_job_is_queued_with_its_presets_outputs_after_its_own(ports: Any) -> None:
     _, jobs = ports
-    job = submit(ports, presets=["pair"], webhook_url="http://127.0.0.1:9/hook", placeholder=True)
+    job = submit(ports, presets=["pair"], webhook_url="http://127.0.0.1:9/hook", placeholder="thumbhash")
     assert job.status == JobStatus.QUEUED and job.tenant == TENANT
     assert [o.spec.name for o in job.outputs] == ["small", "p-small", "p-big"]
-    assert (job.source_key, job.webhook_url, job.placeholder_requested) == (SOURCE, "http://127.0.0.1:9/hook", True)
+    assert (job.source_key, job.webhook_url, job.placeholder_kind) == (SOURCE, "http://127.0.0.1:9/hook", "thumbhash")
     assert jobs.unsent() == 1
 
 

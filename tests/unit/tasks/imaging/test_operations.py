@@ -226,7 +226,7 @@ def test_an_animation_stays_animated_in_gif_and_webp_and_flattens_elsewhere() ->
 
 def test_a_placeholder_is_a_blurhash_of_the_picture() -> None:
     red = images.encode(Image.new("RGB", (320, 240), (220, 20, 20)), "PNG")
-    rendering = render(red, probe(red, 10**6), [OutputSpec("a", "png")], placeholder=True)
+    rendering = render(red, probe(red, 10**6), [OutputSpec("a", "png")], placeholder="blurhash")
     assert rendering.placeholder
     decoded = blurhash.decode(rendering.placeholder, 4, 3)
     r, g, b = decoded[1][1][:3]
