@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-pip.txt requirements-tools.txt scripts/bootstrap
+$(STAMP): requirements.txt requirements-dev.txt requirements-plugins.txt requirements-plugins-dev.txt requirements-pip.txt \
+		requirements-tools.txt scripts/bootstrap
 	scripts/bootstrap
 
 install: $(STAMP) ## Install system packages, the virtualenv and Pillow-SIMD

@@ -45,7 +45,7 @@ PLACEHOLDER_DOC = {
 
 class PlaceholderRequest(fields.Field[str | None]):
     """``true`` (a BlurHash, as before there was a choice), ``false``, or ``{"type": …}``: loaded as the type or
-    None. Its document is PLACEHOLDER_DOC (document_limits puts it in)."""
+    None. Its document (PLACEHOLDER_DOC, the field's metadata) says the same as a ``oneOf``."""
 
     default_error_messages = {
         "invalid": "true, false, or an object whose one field, type, is " + " or ".join(PLACEHOLDER_TYPES)
@@ -286,7 +286,7 @@ class JobRequestSchema(StrictSchema):
         load_default=list,
         metadata={"description": "named output sets from the configuration, added to outputs"},
     )
-    placeholder = PlaceholderRequest(load_default=None, allow_none=False)
+    placeholder = PlaceholderRequest(load_default=None, allow_none=False, metadata=PLACEHOLDER_DOC)
     webhook_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(min=10, max=2048), metadata=HTTP_URL)
 
     # _something_to_make's first rule, in the document (OpenApiExtras).
@@ -328,7 +328,7 @@ class BatchRequestSchema(StrictSchema):
         load_default=list,
         metadata={"description": "named output sets from the configuration, added to outputs"},
     )
-    placeholder = PlaceholderRequest(load_default=None, allow_none=False)
+    placeholder = PlaceholderRequest(load_default=None, allow_none=False, metadata=PLACEHOLDER_DOC)
     webhook_url = fields.Url(
         schemes={"http", "https"},
         validate=validate.Length(min=10, max=2048),
@@ -572,7 +572,6 @@ def document_limits(spec: Any, settings: Settings) -> None:
     output = schemas["OutputRequest"]["properties"]
     for name in ("JobRequest", "BatchRequest"):
         job = schemas[name]["properties"]
-        job["placeholder"] = dict(PLACEHOLDER_DOC)
         job["presets"]["items"] = {"type": "string", "enum": sorted(settings.presets)}
         job["outputs"]["maxItems"] = settings.max_outputs
     schemas["BatchRequest"]["properties"]["items"]["maxItems"] = settings.batch_max_items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from PIL import Image, ImageDraw
@@ -78,3 +79,14 @@ def heic(
     out = io.BytesIO()
     heif.save(out, quality=quality, primary_index=others, exif=exif.tobytes() if len(exif) else None)
     return out.getvalue()
+
+
+def heic_declaring(data: bytes, width: int, height: int) -> bytes:
+    """The same HEIC with its image extents (every ispe box) changed: a header that lies."""
+    out = bytearray(data)
+    at = out.find(b"ispe")
+    assert at > 0
+    while at > 0:
+        out[at + 8 : at + 16] = struct.pack(">II", width, height)
+        at = out.find(b"ispe", at + 1)
+    return bytes(out)

@@ -101,8 +101,8 @@ def _declared_extents(data: bytes) -> tuple[int, int]:
         size, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
         if size == 1 and at + 16 <= len(data):
             size = int.from_bytes(data[at + 8 : at + 16], "big")
-        if kind == b"meta" or size < 8:
-            meta = data[at : at + size] if size >= 8 else data[at:]
+        if kind == b"meta":
+            meta = data[at : at + size]
             box = meta.find(b"ispe")
             while box >= 4:
                 if meta[box - 4 : box] == b"\x00\x00\x00\x14" and box + 16 <= len(meta):
@@ -110,7 +110,9 @@ def _declared_extents(data: bytes) -> tuple[int, int]:
                     if width * height > largest[0] * largest[1]:
                         largest = (width, height)
                 box = meta.find(b"ispe", box + 1)
-            return largest
+            break
+        if size < 8:  # 0: the box runs to the end of the file (or a broken size): no meta box after it
+            break
         at += size
     return largest
 

@@ -254,11 +254,11 @@ def test_migrate_waits_for_a_database_that_is_not_up_yet(image: Image, deploymen
     assert time.monotonic() - started < 30
 
 
-def test_every_runtime_requirement_installs_from_wheels_on_arm64(tmp_path: Path) -> None:
-    # The arm64 image takes stock Pillow, and nothing there may need a compiler. pip judges
-    # environment markers by the machine it runs on, so the arm64 list is made here.
+def arm64_installs(lock: str, tmp_path: Path, *pip_args: str) -> list[dict[str, Any]]:
+    """What pip would install from a lock on an arm64 machine (a dry run, wheels only): the report's entries. pip
+    judges environment markers by the machine it runs on, so the arm64 list is made here."""
     wanted = []
-    for line in (ROOT / "requirements.txt").read_text().splitlines():  # the lock: an entry's first line, then hashes
+    for line in (ROOT / lock).read_text().splitlines():  # the lock: an entry's first line, then hashes
         line = line.split("#")[0].strip().removesuffix("\\").strip()
         if (
             line
@@ -266,29 +266,15 @@ def test_every_runtime_requirement_installs_from_wheels_on_arm64(tmp_path: Path)
             and (not (req := Requirement(line)).marker or req.marker.evaluate({"platform_machine": "aarch64"}))
         ):
             wanted.append(line.split(";")[0].strip())
-    (tmp_path / "arm64.txt").write_text("\n".join(wanted))
-    report = tmp_path / "report.json"
+    listed, report = tmp_path / f"{lock}.arm64", tmp_path / f"{lock}.json"
+    listed.write_text("\n".join(wanted))
     platform = ["--platform", "manylinux_2_28_aarch64", "--platform", "manylinux2014_aarch64"]
     abi = ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", "--abi", "abi3", "--abi", "none"]
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--no-deps",  # as the Containerfile installs the lock: every release is in it (requirements-overrides.txt)
-            "--quiet",
-            "--only-binary=:all:",
-            *platform,
-            *abi,
-            "--target",
-            str(tmp_path / "t"),
-            "-r",
-            str(tmp_path / "arm64.txt"),
-            "--report",
-            str(report),
+            *(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"),
+            *("--only-binary=:all:", *platform, *abi, *pip_args),
+            *("--target", str(tmp_path / "t"), "-r", str(listed), "--report", str(report)),
         ],
         capture_output=True,
         text=True,
@@ -296,10 +282,18 @@ def test_every_runtime_requirement_installs_from_wheels_on_arm64(tmp_path: Path)
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    installs = json.loads(report.read_text())["install"]
-    names = {item["metadata"]["name"].lower() for item in installs}
-    assert "pillow" in names and "pillow-simd" not in names
+    installs: list[dict[str, Any]] = json.loads(report.read_text())["install"]
     assert all(item["download_info"]["url"].endswith(".whl") for item in installs)
+    return installs
+
+
+def test_every_runtime_requirement_installs_from_wheels_on_arm64(tmp_path: Path) -> None:
+    # The arm64 image takes stock Pillow, and nothing there may need a compiler.
+    names = {item["metadata"]["name"].lower() for item in arm64_installs("requirements.txt", tmp_path)}
+    assert "pillow" in names and "pillow-simd" not in names
+    # The Pillow plugins, as the Containerfile installs them: alone, --no-deps (requirements-plugins.in).
+    plugins = arm64_installs("requirements-plugins.txt", tmp_path, "--no-deps")
+    assert {item["metadata"]["name"].lower().replace("_", "-") for item in plugins} == {"pi-heif", "thumbhash-python"}
 
 
 def test_the_images_engine_is_the_one_its_architecture_gets(image: Image, deployment: Deployment, logs: Path) -> None:

@@ -68,12 +68,6 @@ def heic_header() -> bytes:
     return struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00mif1heic" + bytes(64)
 
 
-def heic_declaring(width: int, height: int) -> bytes:
-    from tests.unit.tasks.imaging.test_heic import declaring
-
-    return declaring(images.heic(64, 64), width, height)
-
-
 # name → (bytes, content type sent, expected error code, or a check of the output)
 CORPUS: dict[str, tuple[Any, str, Any]] = {
     "zero-bytes": (lambda: b"", "image/jpeg", "corrupt_image"),
@@ -90,7 +84,11 @@ CORPUS: dict[str, tuple[Any, str, Any]] = {
     "html": (lambda: b"<!doctype html><img src=x onerror=alert(1)>", "image/jpeg", "unsupported_format"),
     "pdf": (lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj", "image/jpeg", "unsupported_format"),
     "heic-ftyp-and-nothing-else": (heic_header, "image/heic", "corrupt_image"),
-    "heic-declaring-100k-square": (lambda: heic_declaring(100_000, 100_000), "image/heic", "image_too_large"),
+    "heic-declaring-100k-square": (
+        lambda: images.heic_declaring(images.heic(64, 64), 100_000, 100_000),
+        "image/heic",
+        "image_too_large",
+    ),
     "truncated-heic": (lambda: images.heic(320, 240)[:-300], "image/heic", "corrupt_image"),
     "heic-sent-as-jpeg": (
         lambda: images.heic(120, 80, orientation=6),

@@ -124,7 +124,12 @@ def test_the_build_context_holds_only_what_the_image_needs() -> None:
 
 def test_the_image_builds_pillow_simd_before_anything_that_could_pull_stock_pillow() -> None:
     text = (ROOT / "Containerfile").read_text()
-    assert text.index("--no-binary pillow-simd") < text.index("--require-hashes --no-deps -r /src/requirements.txt")
+    assert text.index("--no-binary pillow-simd") < text.index("--require-hashes -r /src/requirements.txt")
+    # The plugins that name stock Pillow come after, without their dependencies (requirements-plugins.in).
+    assert text.index("--require-hashes -r /src/requirements.txt") < text.index(
+        "--require-hashes --no-deps -r /src/requirements-plugins.txt"
+    )
+    assert "requirements-plugins-dev" not in text  # pillow-heif (GPLv2 x265) is for the tests only
     # And before those, the locked pip: the base image's own may be too old for the lock (scripts/bootstrap too).
     assert text.index("--require-hashes --no-deps -r /src/requirements-pip.txt") < text.index("--no-binary pillow-simd")
     assert "! pip show pillow" in text

@@ -37,6 +37,24 @@ def test_every_pin_of_pyproject_is_in_its_lock_and_every_release_there_has_hashe
     assert set(locked("requirements.txt")) <= set(locked("requirements-dev.txt"))
 
 
+def test_the_pillow_plugins_are_locked_alone_and_installed_after_the_rest_without_dependencies() -> None:
+    for source, lock in (
+        ("requirements-plugins.in", "requirements-plugins.txt"),
+        ("requirements-plugins-dev.in", "requirements-plugins-dev.txt"),
+    ):
+        pins = [Requirement(line) for line in (ROOT / source).read_text().splitlines() if line[:1].isalpha()]
+        versions = {pin.name: next(iter(pin.specifier)).version for pin in pins}
+        assert {name: version for name, (version, _) in locked(lock).items()} == versions, f"run scripts/lock: {lock}"
+        assert all(hashes >= 1 for _, hashes in locked(lock).values())
+        # Not in the resolved locks: there they would ask for stock Pillow beside Pillow-SIMD.
+        assert not set(versions) & (set(locked("requirements.txt")) | set(locked("requirements-dev.txt")))
+    assert "pillow" not in locked("requirements-plugins.txt")
+    bootstrap = (ROOT / "scripts/bootstrap").read_text()
+    assert bootstrap.index("-r requirements-dev.txt") < bootstrap.index(
+        "--no-deps -r requirements-plugins.txt -r requirements-plugins-dev.txt"
+    )
+
+
 def test_the_installer_every_virtualenv_starts_with_is_locked_with_its_hashes() -> None:
     pins = [Requirement(line) for line in (ROOT / "requirements-pip.in").read_text().splitlines() if line[:1].isalpha()]
     assert [pin.name for pin in pins] == ["pip"]

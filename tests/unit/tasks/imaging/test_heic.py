@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import sys
@@ -15,20 +14,8 @@ from tasks.imaging.probe import probe, sniff
 from tasks.imaging.render import render
 from tests import images
 from tests.icc import SRGB_PRIMARIES, rgb_profile
+from tests.support.stack import ROOT
 from tests.unit.tasks.imaging.test_operations import is_red, one, rgb
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-
-
-def declaring(data: bytes, width: int, height: int) -> bytes:
-    """The same file with its image extents (every ispe box) changed: a header that lies."""
-    out = bytearray(data)
-    at = out.find(b"ispe")
-    assert at > 0
-    while at > 0:
-        out[at + 8 : at + 16] = struct.pack(">II", width, height)
-        at = out.find(b"ispe", at + 1)
-    return bytes(out)
 
 
 def ftyp(major: bytes, *compatible: bytes) -> bytes:
@@ -67,14 +54,14 @@ def test_the_size_and_the_limit_come_from_the_header_alone() -> None:
 
 def test_a_huge_declared_size_is_too_large_before_anything_is_decoded() -> None:
     with pytest.raises(ImageTooLarge):
-        probe(declaring(images.heic(64, 64), 100_000, 100_000), 10**8)
+        probe(images.heic_declaring(images.heic(64, 64), 100_000, 100_000), 10**8)
     with pytest.raises(ImageTooLarge, match="12000x9000"):
-        probe(declaring(images.heic(64, 64), 12_000, 9_000), 10**8)
+        probe(images.heic_declaring(images.heic(64, 64), 12_000, 9_000), 10**8)
 
 
 def test_huge_extents_behind_a_small_clean_aperture_are_too_large_too() -> None:
     # 64x48 is coded as 64x64 cropped by a clap box: libheif reports 64x48 whatever the extents say.
-    liar = declaring(images.heic(64, 48), 30_000, 30_000)
+    liar = images.heic_declaring(images.heic(64, 48), 30_000, 30_000)
     with pytest.raises(ImageTooLarge, match=r"30000x30000 .*\(shown as 64x48\)"):
         probe(liar, 10**8)
 

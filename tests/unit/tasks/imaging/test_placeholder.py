@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import blurhash
@@ -19,8 +18,9 @@ from tasks.imaging.placeholder import placeholder
 from tasks.imaging.probe import probe
 from tasks.imaging.render import render
 from tests import images
+from tests.support.stack import ROOT
 
-REFERENCE = Path(__file__).resolve().parents[4] / "tests" / "reference"
+REFERENCE = ROOT / "tests" / "reference"
 
 
 def reference_decode(*hashes: str) -> list[dict[str, Any]]:
