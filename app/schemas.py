@@ -9,7 +9,16 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from config import Settings, SettingsError
 from core.model import STEPS, BatchStatus, JobStatus
-from core.spec import FITS, GRAVITIES, POSITIONS, REQUESTABLE_FORMATS, SUBSAMPLINGS, UPLOAD_CONTENT_TYPES, OutputSpec
+from core.spec import (
+    AUTO_FORMATS,
+    FITS,
+    GRAVITIES,
+    POSITIONS,
+    REQUESTABLE_FORMATS,
+    SUBSAMPLINGS,
+    UPLOAD_CONTENT_TYPES,
+    OutputSpec,
+)
 
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", error="use 1-64 letters, digits, '_' or '-'")
 STATUS = tuple(JobStatus)
@@ -168,10 +177,11 @@ class WatermarkSchema(StrictSchema):
 
 # Options that only one encoder understands: field → the formats it applies to.
 _FORMAT_OPTIONS = {
-    "quality": ("jpeg", "webp", "avif", "auto"),
+    "quality": ("jpeg", "webp", "avif", "jxl", "auto"),
     "progressive": ("jpeg",),
     "subsampling": ("jpeg",),
-    "lossless": ("webp",),
+    "lossless": ("webp", "jxl"),
+    "formats": ("auto",),
     "optimize": ("png", "jpeg"),
     "palette": ("png",),
 }
@@ -187,7 +197,18 @@ class OutputRequestSchema(StrictSchema):
     format = fields.String(
         required=True,
         validate=validate.OneOf(REQUESTABLE_FORMATS),
-        metadata={"description": "auto: the smallest of WebP, AVIF and JPEG (PNG instead of JPEG with alpha)"},
+        metadata={
+            "description": "auto: the smallest of WebP, AVIF and JPEG (PNG instead of JPEG with alpha), or of the "
+            "output's formats"
+        },
+    )
+    formats = fields.List(
+        fields.String(validate=validate.OneOf(AUTO_FORMATS)),
+        validate=validate.Length(min=1, max=len(AUTO_FORMATS)),
+        metadata={
+            "description": "auto: the formats to choose from; JPEG XL (jxl) is a candidate only when named here, "
+            "as most browsers do not show it. JPEG is skipped for an image with alpha",
+        },
     )
     width = JsonInteger(validate=validate.Range(min=1))
     height = JsonInteger(validate=validate.Range(min=1))
@@ -244,7 +265,10 @@ class OutputRequestSchema(StrictSchema):
                 "if": _given(option, {"not": {"const": False}}),
                 "then": {"properties": {"format": {"enum": list(formats)}}},
             }
+            # formats (auto only) and JPEG XL's refusal of keep_icc/keep_metadata are _coherent's alone: with
+            # them the document's allOf grew past what schemathesis can generate from (UnsupportedSchema).
             for option, formats in _FORMAT_OPTIONS.items()
+            if option != "formats"
         ),
     )
 
@@ -263,6 +287,12 @@ class OutputRequestSchema(StrictSchema):
         for option, formats in _FORMAT_OPTIONS.items():
             if data.get(option) not in (None, False) and data["format"] not in formats:
                 raise ValidationError(f"{option} applies to {', '.join(formats)}, not {data['format']}", option)
+        if len(set(data.get("formats", ()))) != len(data.get("formats", ())):
+            raise ValidationError("each format once", "formats")
+        if data["format"] == "jxl":  # (auto skips JPEG XL for such an output: encode.candidates)
+            for option in ("keep_icc", "keep_metadata"):
+                if data.get(option):
+                    raise ValidationError(f"{option} is not available for JPEG XL outputs", option)
 
 
 def load_presets(settings: Settings) -> dict[str, list[OutputSpec]]:

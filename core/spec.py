@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-FORMATS = ("jpeg", "png", "webp", "gif", "avif")
+FORMATS = ("jpeg", "png", "webp", "gif", "avif", "jxl")
 REQUESTABLE_FORMATS = (*FORMATS, "auto")
 FITS = ("contain", "cover", "fill", "pad")
 GRAVITIES = (
@@ -28,10 +28,12 @@ GRAVITIES = (
     "smart",
 )
 SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif"}
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif", "jxl": "jxl"}
 CONTENT_TYPES = {f: f"image/{f}" for f in FORMATS}
-DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60}
-ALPHA_FORMATS = ("png", "webp", "gif", "avif")
+DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60, "jxl": 75}
+ALPHA_FORMATS = ("png", "webp", "gif", "avif", "jxl")
+# What ``auto`` may choose from, when an output names them (``formats``), in the order tried.
+AUTO_FORMATS = ("webp", "avif", "jxl", "jpeg", "png")
 
 
 POSITIONS = ("center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest")
@@ -88,6 +90,8 @@ class OutputSpec:
     keep_icc: bool = False
     animated: bool = True
     watermark: Watermark | None = None
+    formats: tuple[str, ...] | None = None
+    """auto: the formats it may choose from (default WebP, AVIF and JPEG, or PNG instead of JPEG with alpha)."""
 
     def focused(self, focal: tuple[float, float] | None) -> OutputSpec:
         """The output for a batch item with its own focal point: outputs that crop keep that point."""
@@ -116,7 +120,7 @@ class OutputSpec:
         if isinstance(values.get("crop"), dict):
             c = values["crop"]
             values["crop"] = (c["x"], c["y"], c["width"], c["height"])
-        for key in ("focal", "crop"):
+        for key in ("focal", "crop", "formats"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
         if isinstance(values.get("watermark"), dict):
@@ -168,6 +172,7 @@ UPLOAD_CONTENT_TYPES = (
     "image/avif",
     "image/heic",
     "image/heif",
+    "image/jxl",
 )
 
 

@@ -58,7 +58,7 @@ from core.errors import (
 from core.objectstore import S3ObjectStore
 from tasks import metrics, steps
 from tasks.celery_app import app
-from tasks.imaging import probe
+from tasks.imaging import jxl, probe
 from tasks.outcomes import outcome_of
 from tasks.services import Services, services
 from tasks.services import close as close_services
@@ -323,8 +323,9 @@ def _trace_threads(sender: Any = None, **_: Any) -> None:
 
 @worker_init.connect
 def _say_what_cannot_be_read(**_: Any) -> None:
-    if probe.HEIC_MISSING:
-        log.warning("%s", probe.HEIC_MISSING)
+    for missing in (probe.HEIC_MISSING, jxl.MISSING):
+        if missing:
+            log.warning("%s", missing)
 
 
 @worker_init.connect

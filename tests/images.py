@@ -90,3 +90,45 @@ def heic_declaring(data: bytes, width: int, height: int) -> bytes:
         out[at + 8 : at + 16] = struct.pack(">II", width, height)
         at = out.find(b"ispe", at + 1)
     return bytes(out)
+
+
+def jxl(source: Image.Image | bytes, *options: str) -> bytes:
+    """A JPEG XL made by libjxl's reference encoder (cjxl, Debian's libjxl-tools), from a picture (given as PNG)
+    or from the bytes of a PNG or JPEG: a JPEG is recompressed losslessly unless ``--lossless_jpeg=0``."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    data = (
+        encode(source, "PNG", icc_profile=source.info.get("icc_profile")) if isinstance(source, Image.Image) else source
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        given = Path(tmp) / ("in.jpg" if data[:2] == b"\xff\xd8" else "in.png")
+        given.write_bytes(data)
+        made = Path(tmp) / "out.jxl"
+        subprocess.run(["cjxl", str(given), str(made), "--quiet", *options], check=True, capture_output=True)
+        return made.read_bytes()
+
+
+def djxl(data: bytes) -> Image.Image:
+    """libjxl's reference decoder's reading of a JPEG XL, as the PNG it writes (with the profile of its pixels)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "in.jxl").write_bytes(data)
+        subprocess.run(["djxl", f"{tmp}/in.jxl", f"{tmp}/out.png", "--quiet"], check=True, capture_output=True)
+        return open_image((Path(tmp) / "out.png").read_bytes())
+
+
+def jxl_declaring(width: int, height: int) -> bytes:
+    """A JPEG XL codestream of a header alone, declaring any size (ISO/IEC 18181-1 SizeHeader, bits from the
+    least significant): not small; height-1 and width-1 in 30 bits each (selector 3), no aspect ratio; the
+    image metadata all default."""
+    fields = [(0, 1), (3, 2), (height - 1, 30), (0, 3), (3, 2), (width - 1, 30), (1, 1)]
+    value, at = 0, 0
+    for field, bits in fields:
+        value |= field << at
+        at += bits
+    return b"\xff\x0a" + value.to_bytes((at + 7) // 8 + 8, "little")

@@ -16,6 +16,7 @@ import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from PIL import Image
 
 from core.errors import CorruptImage, ImageTooLarge, TooManyFrames, UnsupportedFormat
+from tasks.imaging import jxl  # registers JPEG XL with Pillow, where its library loads
 
 # Leading bytes → (our name, Pillow's format name).
 _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
@@ -28,6 +29,8 @@ _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
     (b"MM\x00*", 0, "tiff", "TIFF"),
     (b"ftypavif", 4, "avif", "AVIF"),
     (b"ftypavis", 4, "avif", "AVIF"),
+    (jxl.JXL_CODESTREAM, 0, "jxl", "JXL"),
+    (jxl.JXL_CONTAINER, 0, "jxl", "JXL"),
 )
 # HEIF files (ISO BMFF, like AVIF) name their kind in the ftyp box's brands: HEVC-coded still images and
 # sequences, and the generic image brands (which an AVIF also lists, with "avif" beside them).
@@ -41,7 +44,7 @@ _REFUSED = (
     (b"BM", 0, "BMP"),
 )
 PILLOW_FORMATS = {name: pil for _, _, name, pil in _SIGNATURES} | {"heic": "HEIF"}
-ACCEPTED = "JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC/HEIF"
+ACCEPTED = "JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC/HEIF or JPEG XL"
 
 # HEIC through pi-heif (libheif and libde265, decode only). A file's primary image is the one read; its
 # thumbnails, depth and auxiliary images are not decoded. One decode thread: a worker runs a job per core.
@@ -122,6 +125,8 @@ def sniff(data: bytes) -> str:
         raise CorruptImage("the source is empty (0 bytes)")
     for magic, offset, name, _ in _SIGNATURES:
         if data[offset : offset + len(magic)] == magic and (name != "webp" or data[:4] == b"RIFF"):
+            if name == "jxl" and jxl.MISSING:
+                raise UnsupportedFormat(f"JPEG XL sources cannot be read by this worker: {jxl.MISSING}")
             return name
     brands = _brands(data)
     if brands & _AVIF_BRANDS:
@@ -145,7 +150,8 @@ def probe(data: bytes, max_pixels: int) -> SourceInfo:
             with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[fmt]]) as img:
                 width, height = img.size
                 # A HEIF's other images are alternatives (bursts, edits), not an animation: only the primary counts.
-                frames = 1 if fmt == "heic" else getattr(img, "n_frames", 1)
+                # A JPEG XL animation is read as its first frame.
+                frames = 1 if fmt in ("heic", "jxl") else getattr(img, "n_frames", 1)
     except Image.DecompressionBombError:
         raise ImageTooLarge("the source declares more pixels than any limit allows") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

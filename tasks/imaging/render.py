@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, ImageSequence
 
 from core.errors import CorruptImage, CropOutOfBounds
 from core.spec import OutputSpec
-from tasks.imaging import operations, watermark
+from tasks.imaging import jxl, operations, watermark
 from tasks.imaging.color import to_srgb
 from tasks.imaging.encode import Metadata, encode, encode_auto
 from tasks.imaging.geometry import plan
@@ -55,12 +55,17 @@ def render(
 ) -> Rendering:
     """``placeholder``: blurhash, thumbhash or None; ``overlays``: the bytes of each image watermark, by key."""
     marks = {key: _decode_overlay(key, blob, info.pixels) for key, blob in (overlays or {}).items()}
+    pillow_format = PILLOW_FORMATS[info.format]
     try:
+        if info.format == "jxl" and (rebuilt := jxl.jpeg_bytes(data)) is not None:
+            # A lossless recompression of a JPEG: that JPEG, rebuilt, is read (shrink-on-load, its EXIF and profile).
+            data, pillow_format = rebuilt, "JPEG"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            source = Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]])
+            source = Image.open(io.BytesIO(data), formats=[pillow_format])
             orientation = source.getexif().get(_ORIENTATION, 1)
-            width, height = (info.height, info.width) if orientation in _TRANSPOSED else (info.width, info.height)
+            # The header's size (a JPEG rebuilt from a JPEG XL has its own, before its EXIF orientation).
+            width, height = (source.height, source.width) if orientation in _TRANSPOSED else source.size
             for spec in specs:
                 _check_crop(spec, width, height)
             if source.format == "JPEG":

@@ -1,8 +1,8 @@
 """validate: sniff the real format from the bytes and apply the limits.
 
-JPEG and PNG headers sit at the start of the file, and so does a HEIC's
-(its meta box, before the coded data): only the first HEADER_BYTES are
-read. GIF and WebP frame counts need the whole file, and so does a header
+JPEG, PNG and JPEG XL headers sit at the start of the file, and so does a
+HEIC's (its meta box, before the coded data): only the first HEADER_BYTES
+are read. GIF and WebP frame counts need the whole file, and so does a header
 that does not fit in the prefix.
 """
 
@@ -28,7 +28,7 @@ def validate(svc: Services, job_id: uuid.UUID) -> bool:
     limit = svc.settings.max_source_pixels
     whole = job.source_bytes is not None and job.source_bytes <= HEADER_BYTES
     data = read_source(svc, job, None if whole else HEADER_BYTES)
-    if not whole and sniff(data) in ("jpeg", "png", "heic"):
+    if not whole and sniff(data) in ("jpeg", "png", "heic", "jxl"):
         try:
             info = probe(data, limit)
         except CorruptImage:

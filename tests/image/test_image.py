@@ -164,6 +164,16 @@ def test_a_heic_photo_goes_through_the_images_worker(deployment: Deployment) -> 
     assert sizes == {"thumb": (200, 267), "large": (800, 1067), "marked": (400, 533)}
 
 
+def test_a_jpeg_xl_goes_through_the_images_worker(deployment: Deployment) -> None:
+    # imagecodecs' wheel, with its libjxl, in the image, read through libjxl's decoder API.
+    data = images.jxl(images.jpeg(1600, 1200, orientation=6), "--lossless_jpeg=0", "-d", "1")
+    job = push_job(deployment, source=(data, "image/jxl"))
+    assert job["status"] == "succeeded", job
+    assert job["source"]["format"] == "jxl"
+    sizes = {o["name"]: (o["width"], o["height"]) for o in job["outputs"]}
+    assert sizes == {"thumb": (200, 267), "large": (800, 1067), "marked": (400, 533)}
+
+
 def test_every_role_runs_as_uid_10001_with_its_group_on_a_read_only_root(deployment: Deployment) -> None:
     for role, container in deployment.containers.items():
         status = Path(f"/proc/{container.pid1()}/status").read_text()

@@ -66,6 +66,19 @@ def test_too_many_outputs_and_too_large_outputs_are_refused(client: FlaskClient,
     assert_error(client.post("/v1/jobs", json={"source": {"key": "k"}, "outputs": huge}), 422, "validation_error")
 
 
+def test_jpeg_xl_and_auto_formats_options_are_checked(client: FlaskClient) -> None:
+    def refused(output: dict[str, object]) -> object:
+        response = client.post("/v1/jobs", json={"source": {"key": "k"}, "outputs": [{"name": "o", **output}]})
+        return assert_error(response, 422, "validation_error")["errors"]
+
+    assert "keep_icc" in str(refused({"format": "jxl", "keep_icc": True}))
+    assert "keep_metadata" in str(refused({"format": "jxl", "keep_metadata": True}))
+    assert "formats" in str(refused({"format": "webp", "formats": ["webp"]}))  # auto only
+    assert "formats" in str(refused({"format": "auto", "formats": ["webp", "webp"]}))
+    assert "formats" in str(refused({"format": "auto", "formats": ["gif"]}))
+    assert "formats" in str(refused({"format": "auto", "formats": []}))
+
+
 def test_an_unknown_job_is_a_404_in_the_error_shape(client: FlaskClient) -> None:
     assert_error(client.get(f"/v1/jobs/{uuid.uuid4()}"), 404, "not_found")
     assert_error(client.get("/v1/jobs/not-an-id"), 404, "not_found")

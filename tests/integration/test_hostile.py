@@ -95,6 +95,13 @@ CORPUS: dict[str, tuple[Any, str, Any]] = {
         "image/jpeg",
         lambda img: img.size == (80, 120),  # read from its bytes, and turned upright
     ),
+    "jxl-declaring-100k-square": (lambda: images.jxl_declaring(100_000, 100_000), "image/jxl", "image_too_large"),
+    "truncated-jxl": (lambda: images.jxl(images.picture(320, 240), "-d", "1")[:-300], "image/jxl", "corrupt_image"),
+    "jxl-sent-as-jpeg": (
+        lambda: images.jxl(images.jpeg(120, 80, orientation=6), "--lossless_jpeg=0"),
+        "image/jpeg",
+        lambda img: img.size == (80, 120),  # read from its bytes, and turned upright by its codestream
+    ),
     "gif-js-polyglot": (lambda: b"GIF89a/*\x00\x00\x00\x00*/=1;alert(document.domain)//", "image/gif", "corrupt_image"),
     "png-with-a-zip-appended": (
         lambda: images.png_with_alpha(80, 60) + b"PK\x03\x04" + bytes(200),

@@ -84,6 +84,32 @@ def test_an_iphone_style_heic_becomes_upright_webp_jpeg_and_avif(client: FlaskCl
         assert "icc_profile" not in image.info  # converted to sRGB
 
 
+def test_a_jpeg_xl_becomes_webp_jpeg_avif_and_jpeg_xl(client: FlaskClient, worker: Worker) -> None:
+    # Made by libjxl's reference encoder, lossy, from a portrait photo: its orientation is in the codestream.
+    data = images.jxl(images.jpeg(1600, 1200, orientation=6), "--lossless_jpeg=0", "-d", "1")
+    key = upload(client, data, "image/jxl", "photo.jxl")
+    outputs = [
+        {"name": "thumb", "format": "webp", "width": 200},
+        {"name": "large", "format": "jpeg", "width": 800},
+        {"name": "modern", "format": "avif", "width": 400},
+        {"name": "next", "format": "jxl", "width": 600, "quality": 80},
+        {"name": "best", "format": "auto", "width": 300, "formats": ["jxl", "webp"]},
+    ]
+    job = run_job(client, {"source": {"key": key}, "outputs": outputs})
+    assert job["status"] == "succeeded", (job["error"], worker.output()[-3000:])
+    assert job["source"] == {**job["source"], "format": "jxl", "width": 1200, "height": 1600}
+    wanted = {"thumb": (200, 267), "large": (800, 1067), "modern": (400, 533), "next": (600, 800), "best": (300, 400)}
+    for output in job["outputs"]:
+        blob = httpx.get(output["url"]).content
+        # JPEG XL outputs as libjxl's own decoder reads them; the others with Pillow.
+        image = images.djxl(blob) if output["format"] == "jxl" else images.open_image(blob)
+        assert image.size == wanted[output["name"]], output
+        r, g, b = image.convert("RGB").getpixel((image.width - 10, 10))  # type: ignore[misc]
+        assert r > 180 and g < 80 and b < 80, (output["name"], (r, g, b))
+    assert [o["format"] for o in job["outputs"]][3:] == ["jxl", job["outputs"][4]["format"]]
+    assert job["outputs"][3]["url"].split("?")[0].endswith(".jxl")
+
+
 def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, tenant: str, worker: Worker) -> None:
     store = client.application.extensions["pixelflow"].store
     key = upload(client, images.jpeg(300, 200))
