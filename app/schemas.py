@@ -11,11 +11,14 @@ from config import Settings, SettingsError
 from core.model import STEPS, BatchStatus, JobStatus
 from core.spec import (
     AUTO_FORMATS,
+    DEFAULT_TARGET,
     FITS,
     GRAVITIES,
     POSITIONS,
+    QUALITY_TARGETS,
     REQUESTABLE_FORMATS,
     SUBSAMPLINGS,
+    TARGET_RANGE,
     UPLOAD_CONTENT_TYPES,
     OutputSpec,
 )
@@ -66,6 +69,54 @@ class PlaceholderRequest(fields.Field[str | None]):
         if isinstance(value, dict) and set(value) == {"type"} and value["type"] in PLACEHOLDER_TYPES:
             return str(value["type"])
         raise self.make_error("invalid")
+
+
+QUALITY_DOC = {
+    "description": 'the encoder\'s quality, 1-100 (defaults: JPEG 85, WebP 80, AVIF 60, JPEG XL 75), or "auto": the'
+    " lowest that reaches the output's target, searched in at most 6 encodes; the result reports the quality"
+    " chosen and its score",
+    "oneOf": [{"type": "integer", "minimum": 1, "maximum": 100}, {"type": "string", "enum": ["auto"]}],
+}
+TARGET_DOC = {
+    "description": f"quality auto: the SSIMULACRA2 score to reach, {TARGET_RANGE[0]:g}-{TARGET_RANGE[1]:g}, or a"
+    f" name: {', '.join(f'{k} ({v:g})' for k, v in QUALITY_TARGETS.items())}. Default {DEFAULT_TARGET:g}: the"
+    " median score of q85 JPEG",
+    "oneOf": [
+        {"type": "number", "minimum": TARGET_RANGE[0], "maximum": TARGET_RANGE[1]},
+        {"type": "string", "enum": list(QUALITY_TARGETS)},
+    ],
+}
+
+
+class QualityRequest(fields.Field[int | str]):
+    """An integer 1-100, or "auto". Its document is QUALITY_DOC (the field's metadata)."""
+
+    default_error_messages = {"invalid": 'an integer from 1 to 100, or "auto"'}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
+        if value == "auto" and isinstance(value, str):
+            return value
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole or not 1 <= value <= 100:
+            raise self.make_error("invalid")
+        return int(value)
+
+
+class TargetRequest(fields.Field[float]):
+    """A SSIMULACRA2 score in TARGET_RANGE, or one of QUALITY_TARGETS' names: loaded as the score."""
+
+    default_error_messages = {
+        "invalid": f"a SSIMULACRA2 score from {TARGET_RANGE[0]:g} to {TARGET_RANGE[1]:g}, or one of "
+        + ", ".join(QUALITY_TARGETS)
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, str) and value in QUALITY_TARGETS:
+            return QUALITY_TARGETS[value]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not TARGET_RANGE[0] <= value <= TARGET_RANGE[1]:
+            raise self.make_error("invalid")
+        return float(value)
 
 
 class JsonInteger(fields.Integer):
@@ -236,7 +287,8 @@ class OutputRequestSchema(StrictSchema):
     flop = JsonBoolean(metadata={"description": "mirror left to right"})
     blur = JsonFloat(validate=validate.Range(min=0.1, max=100), metadata={"description": "Gaussian sigma"})
     sharpen = JsonFloat(validate=validate.Range(min=0.1, max=10), metadata={"description": "unsharp radius"})
-    quality = JsonInteger(validate=validate.Range(min=1, max=100))
+    quality = QualityRequest(metadata=QUALITY_DOC)
+    target = TargetRequest(metadata=TARGET_DOC)
     progressive = JsonBoolean()
     subsampling = fields.String(validate=validate.OneOf(SUBSAMPLINGS))
     lossless = JsonBoolean()
@@ -289,6 +341,10 @@ class OutputRequestSchema(StrictSchema):
                 raise ValidationError(f"{option} applies to {', '.join(formats)}, not {data['format']}", option)
         if len(set(data.get("formats", ()))) != len(data.get("formats", ())):
             raise ValidationError("each format once", "formats")
+        if "target" in data and data.get("quality") != "auto":
+            raise ValidationError('target applies to quality "auto"', "target")
+        if data.get("quality") == "auto" and data.get("lossless"):
+            raise ValidationError('quality "auto" is for lossy encodes, not lossless', "quality")
         if data["format"] == "jxl":  # (auto skips JPEG XL for such an output: encode.candidates)
             for option in ("keep_icc", "keep_metadata"):
                 if data.get(option):
@@ -444,6 +500,8 @@ class JobOutputSchema(Schema):
     width = JsonInteger(allow_none=True)
     height = JsonInteger(allow_none=True)
     bytes = JsonInteger(allow_none=True)
+    quality = JsonInteger(metadata={"description": 'quality "auto": the quality chosen, once the job succeeded'})
+    score = JsonFloat(metadata={"description": 'quality "auto": the SSIMULACRA2 score of the output at that quality'})
     key = fields.String(allow_none=True)
     url = fields.String(allow_none=True, metadata={"description": "a presigned GET URL, once the job succeeded"})
 

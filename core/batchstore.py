@@ -233,7 +233,7 @@ class PgBatches(JobRows):
                     WHERE batch_id = %(id)s AND status = 'failed' AND purged_at IS NULL RETURNING id
                 ), outputs AS (
                     UPDATE job_outputs SET staged_key = NULL, key = NULL, result_width = NULL, result_height = NULL,
-                        bytes = NULL, result_format = NULL
+                        bytes = NULL, result_format = NULL, result_quality = NULL, result_score = NULL
                     WHERE job_id IN (SELECT id FROM retried)
                 ), steps AS (
                     DELETE FROM job_steps WHERE job_id IN (SELECT id FROM retried)

@@ -31,6 +31,7 @@ def job_document(job: Job, store: ObjectStore, url_ttl: timedelta) -> dict[str, 
                 "width": o.width if done else None,
                 "height": o.height if done else None,
                 "bytes": o.bytes if done else None,
+                **({"quality": o.quality, "score": o.score} if done and o.quality is not None else {}),
                 "key": o.key if done else None,
                 "url": store.presign_get(o.key, url_ttl) if done and kept and o.key else None,
             }

@@ -57,4 +57,6 @@ def _output(row: dict[str, Any]) -> Output:
         row["result_height"],
         row["bytes"],
         row["result_format"],
+        row.get("result_quality"),
+        row.get("result_score"),
     )

@@ -233,10 +233,10 @@ class PgJobs(JobRows):
                 )
                 UPDATE job_outputs o
                 SET staged_key = r.staged_key, result_width = r.width, result_height = r.height, bytes = r.bytes,
-                    result_format = r.format
+                    result_format = r.format, result_quality = r.quality, result_score = r.score
                 FROM unnest(%(names)s::text[], %(keys)s::text[], %(widths)s::int[], %(heights)s::int[],
-                            %(bytes)s::bigint[], %(formats)s::text[])
-                     AS r(name, staged_key, width, height, bytes, format)
+                            %(bytes)s::bigint[], %(formats)s::text[], %(qualities)s::smallint[], %(scores)s::real[])
+                     AS r(name, staged_key, width, height, bytes, format, quality, score)
                 WHERE o.job_id IN (SELECT id FROM job) AND o.name = r.name
                 """,
                 {
@@ -249,6 +249,8 @@ class PgJobs(JobRows):
                     "heights": [o.height for o in staged],
                     "bytes": [o.bytes for o in staged],
                     "formats": [o.format for o in staged],
+                    "qualities": [o.quality for o in staged],
+                    "scores": [o.score for o in staged],
                 },
             )
             return cur.rowcount > 0
@@ -316,7 +318,7 @@ class PgJobs(JobRows):
                 return False
             cur.execute(
                 "UPDATE job_outputs SET staged_key = NULL, key = NULL, result_width = NULL, result_height = NULL,"
-                " bytes = NULL, result_format = NULL WHERE job_id = %s",
+                " bytes = NULL, result_format = NULL, result_quality = NULL, result_score = NULL WHERE job_id = %s",
                 (job_id,),
             )
             cur.execute("DELETE FROM job_steps WHERE job_id = %s", (job_id,))  # every step runs again

@@ -157,6 +157,8 @@ class MemoryJobs:
                     height=s.height,
                     bytes=s.bytes,
                     format=s.format,
+                    quality=s.quality,
+                    score=s.score,
                 )
                 if (s := by_name.get(o.spec.name))
                 else o

@@ -46,6 +46,10 @@ class Output:
     bytes: int | None = None
     format: str | None = None
     """The format rendered (``auto`` resolves to one)."""
+    quality: int | None = None
+    """quality "auto": the quality chosen."""
+    score: float | None = None
+    """quality "auto": the SSIMULACRA2 score of the output at that quality."""
 
 
 @dataclass(frozen=True)

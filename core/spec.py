@@ -31,6 +31,13 @@ SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif", "jxl": "jxl"}
 CONTENT_TYPES = {f: f"image/{f}" for f in FORMATS}
 DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60, "jxl": 75}
+# quality "auto": the formats it applies to, the named SSIMULACRA2 targets (libjxl's own scale: 30 low, 50 medium,
+# 70 high, 90 visually lossless), the range of a numeric one, and the default: the median score of q85 JPEG, the
+# fixed default this mode is measured against, over make bench's corpus at the standard outputs' sizes (76.0).
+AUTO_QUALITY_FORMATS = ("jpeg", "webp", "avif", "jxl", "auto")
+QUALITY_TARGETS = {"low": 30.0, "medium": 50.0, "high": 70.0, "very_high": 90.0}
+TARGET_RANGE = (30.0, 95.0)
+DEFAULT_TARGET = 76.0
 ALPHA_FORMATS = ("png", "webp", "gif", "avif", "jxl")
 # What ``auto`` may choose from, when an output names them (``formats``), in the order tried.
 AUTO_FORMATS = ("webp", "avif", "jxl", "jpeg", "png")
@@ -92,6 +99,8 @@ class OutputSpec:
     watermark: Watermark | None = None
     formats: tuple[str, ...] | None = None
     """auto: the formats it may choose from (default WebP, AVIF and JPEG, or PNG instead of JPEG with alpha)."""
+    target: float | None = None
+    """quality "auto": the SSIMULACRA2 score to reach (``quality`` is then None)."""
 
     def focused(self, focal: tuple[float, float] | None) -> OutputSpec:
         """The output for a batch item with its own focal point: outputs that crop keep that point."""
@@ -120,6 +129,9 @@ class OutputSpec:
         if isinstance(values.get("crop"), dict):
             c = values["crop"]
             values["crop"] = (c["x"], c["y"], c["width"], c["height"])
+        if values.get("quality") == "auto":  # the API's form: the quality is searched for, to the target
+            values["quality"] = None
+            values["target"] = float(values.get("target") or DEFAULT_TARGET)
         for key in ("focal", "crop", "formats"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])

@@ -132,3 +132,27 @@ def jxl_declaring(width: int, height: int) -> bytes:
         value |= field << at
         at += bits
     return b"\xff\x0a" + value.to_bytes((at + 7) // 8 + 8, "little")
+
+
+def sniff_without(module: str, sample: str) -> tuple[str, str]:
+    """In a fresh interpreter where ``module`` cannot be imported (what a platform without its wheel meets): the
+    format probe reads from a JPEG, and the exception sniffing ``sample`` (a call on tests.images) raises."""
+    import subprocess
+    import sys
+
+    from tests.support.stack import ROOT
+
+    script = (
+        f"import sys; sys.modules[{module!r}] = None\n"
+        "from tasks.imaging import probe\n"
+        "from tests import images\n"
+        "print(probe.probe(images.jpeg(64, 48), 10**6).format)\n"
+        "try:\n"
+        f"    probe.sniff(images.{sample})\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    return first, second

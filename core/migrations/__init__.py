@@ -18,24 +18,32 @@ HERE = Path(__file__).parent
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(HERE))
-    config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url))
+    # configparser interpolates "%": a percent-encoded password or host list would be refused unescaped.
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
     return config
 
 
 def sqlalchemy_url(database_url: str) -> str:
-    """The same database (a URL or a key=value conninfo), spelled for SQLAlchemy's psycopg 3 dialect."""
-    for prefix in ("postgresql://", "postgres://"):
-        if database_url.startswith(prefix):
-            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    """The same database (a URL or a key=value conninfo), spelled for SQLAlchemy's psycopg 3 dialect. Several
+    hosts (``host=a,b port=1,2``, or ``postgresql://a:1,b:2/db``: a primary and its standbys) become SQLAlchemy's
+    ``?host=a:1&host=b:2``."""
     params = {k: str(v) for k, v in conninfo_to_dict(database_url).items() if v is not None}
+    user, password, dbname = params.pop("user", None), params.pop("password", None), params.pop("dbname", None)
+    host, port = params.pop("host", None), params.pop("port", None)
+    query: dict[str, str | list[str]] = dict(params)
+    if host and "," in host:
+        hosts, ports = host.split(","), (port or "").split(",")
+        ports = ports * len(hosts) if len(ports) == 1 else ports  # one port for every host, as libpq reads it
+        query["host"] = [f"{h}:{p}" if p else h for h, p in zip(hosts, ports, strict=True)]
+        host = port = None
     url = URL.create(
         "postgresql+psycopg",
-        username=params.pop("user", None),
-        password=params.pop("password", None),
-        host=params.pop("host", None),
-        port=int(params.pop("port")) if "port" in params else None,
-        database=params.pop("dbname", None),
-        query={k: str(v) for k, v in params.items()},
+        username=user,
+        password=password,
+        host=host,
+        port=int(port) if port else None,
+        database=dbname,
+        query=query,
     )
     return url.render_as_string(hide_password=False)
 

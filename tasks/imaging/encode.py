@@ -10,6 +10,7 @@ from PIL import Image
 
 from core.spec import AUTO_FORMATS, OutputSpec
 from tasks.imaging import jxl  # noqa: F401  (registers JPEG XL with Pillow)
+from tasks.imaging import quality as searched
 from tasks.imaging.operations import colour
 
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
@@ -40,8 +41,15 @@ def flatten(image: Image.Image, background: str) -> Image.Image:
     return out
 
 
-def encode(frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata, durations: list[int]) -> bytes:
-    """One image, or the frames of an animation (GIF and WebP)."""
+def encode(
+    frames: list[Image.Image],
+    fmt: str,
+    spec: OutputSpec,
+    meta: Metadata,
+    durations: list[int],
+    quality: int | None = None,
+) -> bytes:
+    """One image, or the frames of an animation (GIF and WebP); ``quality`` over the output's own."""
     image = frames[0]
     out = io.BytesIO()
     # Explicit values, always: some encoders fall back to the image's own info (the source's
@@ -51,7 +59,7 @@ def encode(frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata
         extra["exif"] = meta.exif or b""
     if fmt in ("jpeg", "webp", "png"):
         extra["xmp"] = meta.xmp or b""
-    quality = spec.effective_quality(fmt)
+    quality = quality if quality is not None else spec.effective_quality(fmt)
     if fmt == "jpeg":
         flatten(image, spec.background).save(
             out,
@@ -116,8 +124,43 @@ def candidates(image: Image.Image, allowed: tuple[str, ...] | None = None, metad
     return chosen or ["png"]
 
 
-def encode_auto(frames: list[Image.Image], spec: OutputSpec, meta: Metadata, durations: list[int]) -> tuple[str, bytes]:
+@dataclass(frozen=True)
+class Encoded:
+    format: str
+    data: bytes
+    found: searched.Found | None = None
+    """quality "auto": the quality chosen and its score."""
+
+
+def encode_output(
+    frames: list[Image.Image], fmt: str, spec: OutputSpec, meta: Metadata, durations: list[int]
+) -> Encoded:
+    """At the output's quality, or with quality "auto" (``spec.target``) at the lowest that reaches the target."""
+    if spec.target is None or fmt not in searched.RANGES:
+        return Encoded(fmt, encode(frames, fmt, spec, meta, durations))
+    if min(frames[0].size) < searched.SMALLEST:
+        default = spec.effective_quality(fmt) or 0
+        return Encoded(fmt, encode(frames, fmt, spec, meta, durations, default), searched.Found(b"", default, None, 1))
+    # Compared as the encoder sees it: JPEG flattens alpha over the background, the others keep it (both images
+    # are then compared over grey).
+    background = colour(spec.background, "RGB") if fmt == "jpeg" else searched.GREY
+    reference = searched.Reference(searched.comparable(frames[0], background))  # type: ignore[arg-type]
+
+    def score_of(data: bytes) -> float:
+        with Image.open(io.BytesIO(data)) as decoded:
+            decoded.load()
+            return reference.score(searched.comparable(decoded, background))  # type: ignore[arg-type]
+
+    low, high = searched.RANGES[fmt]
+    found = searched.search(lambda q: encode(frames, fmt, spec, meta, durations, q), score_of, spec.target, low, high)
+    return Encoded(fmt, found.data, found)
+
+
+def encode_auto(frames: list[Image.Image], spec: OutputSpec, meta: Metadata, durations: list[int]) -> Encoded:
+    """The smallest candidate; with quality "auto", the smallest of those that reached the target, if any did."""
     kept = spec.keep_icc or spec.keep_metadata
     formats = candidates(frames[0], spec.formats, kept)
-    results = [(fmt, encode(frames[:1], fmt, spec, meta, durations[:1])) for fmt in formats]
-    return min(results, key=lambda r: len(r[1]))
+    results = [encode_output(frames[:1], fmt, spec, meta, durations[:1]) for fmt in formats]
+    target = spec.target
+    met = [r for r in results if target is None or r.found is None or (r.found.score or 0) >= target]
+    return min(met or results, key=lambda r: len(r.data))

@@ -20,7 +20,7 @@ from core.errors import CorruptImage, CropOutOfBounds
 from core.spec import OutputSpec
 from tasks.imaging import jxl, operations, watermark
 from tasks.imaging.color import to_srgb
-from tasks.imaging.encode import Metadata, encode, encode_auto
+from tasks.imaging.encode import Metadata, encode_auto, encode_output
 from tasks.imaging.geometry import plan
 from tasks.imaging.placeholder import placeholder as placeholder_of
 from tasks.imaging.probe import PILLOW_FORMATS, SourceInfo, probe
@@ -37,6 +37,9 @@ class Rendered:
     data: bytes
     width: int
     height: int
+    quality: int | None = None
+    """quality "auto": the quality chosen, and the SSIMULACRA2 score reached."""
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,21 @@ def render(
         else:
             frames, durations = [_render_frame(base, spec, scale, marks)], [0]
         if spec.format == "auto":
-            fmt, encoded = encode_auto(frames, spec, meta, durations)
+            encoded = encode_auto(frames, spec, meta, durations)
         else:
-            fmt, encoded = spec.format, encode(frames, spec.format, spec, meta, durations)
-        outputs.append(Rendered(spec, fmt, encoded, frames[0].width, frames[0].height))
+            encoded = encode_output(frames, spec.format, spec, meta, durations)
+        found = encoded.found
+        outputs.append(
+            Rendered(
+                spec,
+                encoded.format,
+                encoded.data,
+                frames[0].width,
+                frames[0].height,
+                found.quality if found else None,
+                round(found.score, 2) if found and found.score is not None else None,
+            )
+        )
     return Rendering(outputs, placeholder_of(srgb, placeholder) if placeholder else None)
 
 

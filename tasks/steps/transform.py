@@ -56,7 +56,7 @@ def transform(svc: Services, job_id: uuid.UUID) -> bool:
     tracing.annotate(bytes_out=sum(len(r.data) for r in rendering.outputs), compute_ms=compute_ms)
     failpoints.fire(svc.settings.failpoints, "transform.before-commit")
     outputs = [
-        Output(r.spec, key, None, r.width, r.height, len(r.data), r.format)
+        Output(r.spec, key, None, r.width, r.height, len(r.data), r.format, r.quality, r.score)
         for key, r in zip(keys, rendering.outputs, strict=True)
     ]
     if not svc.jobs.stage_outputs(job_id, outputs, rendering.placeholder, compute_ms):

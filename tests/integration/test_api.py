@@ -79,6 +79,33 @@ def test_jpeg_xl_and_auto_formats_options_are_checked(client: FlaskClient) -> No
     assert "formats" in str(refused({"format": "auto", "formats": []}))
 
 
+def test_quality_auto_and_its_target_are_checked(client: FlaskClient) -> None:
+    def refused(output: dict[str, object]) -> str:
+        response = client.post("/v1/jobs", json={"source": {"key": "k"}, "outputs": [{"name": "o", **output}]})
+        return str(assert_error(response, 422, "validation_error")["errors"])
+
+    assert "target" in refused({"format": "webp", "quality": "auto", "target": "great"})  # an unknown target
+    assert "target" in refused({"format": "webp", "quality": "auto", "target": 20})  # below the range
+    assert "target" in refused({"format": "webp", "quality": "auto", "target": True})
+    assert "target" in refused({"format": "webp", "quality": 80, "target": 80})  # auto only
+    assert "target" in refused({"format": "webp", "target": "high"})
+    assert "quality" in refused({"format": "webp", "quality": "best"})
+    assert "quality" in refused({"format": "png", "quality": "auto"})
+    assert "quality" in refused({"format": "webp", "quality": "auto", "lossless": True})
+    accepted = client.post(
+        "/v1/jobs",
+        json={
+            "source": {"key": upload(client, images.jpeg(64, 64))},
+            "outputs": [
+                {"name": "a", "format": "webp", "quality": "auto"},
+                {"name": "b", "format": "auto", "quality": "auto", "target": "high"},
+                {"name": "c", "format": "jxl", "quality": "auto", "target": 85.5},
+            ],
+        },
+    )
+    assert accepted.status_code == 202, accepted.json
+
+
 def test_an_unknown_job_is_a_404_in_the_error_shape(client: FlaskClient) -> None:
     assert_error(client.get(f"/v1/jobs/{uuid.uuid4()}"), 404, "not_found")
     assert_error(client.get("/v1/jobs/not-an-id"), 404, "not_found")

@@ -188,3 +188,15 @@ def test_each_hostile_file_gets_its_exact_code_or_a_correct_output(
         image = Image.open(io.BytesIO(httpx.get(job["outputs"][0]["url"]).content))
         image.load()
         assert expected(image.convert("RGBA")), (name, image.mode, image.size)
+
+
+@pytest.mark.parametrize("target", ["great", "", -1, 96, 1e308, None, [78], {"score": 78}])
+def test_an_unknown_quality_target_is_refused_before_a_job_is_made(app: Flask, target: object) -> None:
+    from core.keystore import KeyStore
+    from tests.integration.conftest import authed
+
+    client = authed(app, KeyStore(app.extensions["pixelflow"].jobs).create("hostile-targets", "tests")[1])
+    output = {"name": "a", "format": "webp", "quality": "auto", "target": target}
+    response = client.post("/v1/jobs", json={"source": {"key": "uploads/x"}, "outputs": [output]})
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "validation_error" and "target" in str(response.json["errors"])

@@ -1,5 +1,6 @@
 """Whole jobs: the API, RabbitMQ, real celery workers, PostgreSQL and S3."""
 
+import io
 import json
 from typing import Any
 from urllib.parse import quote
@@ -7,10 +8,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 from flask.testing import FlaskClient
+from PIL import ImageCms
 
 from tests import images
 from tests.integration.conftest import RecordingServer, Worker, wait_until
 from tests.support.api import run_job, upload
+from tests.support.stack import ROOT
 
 OUTPUTS = [
     {"name": "thumb", "format": "webp", "width": 200},
@@ -58,7 +61,7 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
     assert steps == {"fetch", "validate", "transform", "upload", "notify"}, worker.output()[-3000:]
 
 
-def test_an_iphone_style_heic_becomes_upright_webp_jpeg_and_avif(client: FlaskClient, worker: Worker) -> None:
+def test_an_iphone_style_heic_becomes_upright_webp_jpeg_avif_and_jpeg_xl(client: FlaskClient, worker: Worker) -> None:
     from tests.icc import SRGB_PRIMARIES, rgb_profile
 
     # As a phone saves a portrait photo: a 4:3 sensor's pixels turned by the container (and the EXIF tag), a
@@ -70,18 +73,28 @@ def test_an_iphone_style_heic_becomes_upright_webp_jpeg_and_avif(client: FlaskCl
         {"name": "thumb", "format": "webp", "width": 200},
         {"name": "large", "format": "jpeg", "width": 800},
         {"name": "modern", "format": "avif", "width": 400},
+        {"name": "next", "format": "jxl", "width": 600},
     ]
     job = run_job(client, {"source": {"key": key}, "outputs": outputs})
     assert job["status"] == "succeeded", (job["error"], worker.output()[-3000:])
     assert job["source"]["format"] == "heic"
-    wanted = [("WEBP", (200, 267)), ("JPEG", (800, 1067)), ("AVIF", (400, 533))]
+    wanted = [("webp", (200, 267)), ("jpeg", (800, 1067)), ("avif", (400, 533)), ("jxl", (600, 800))]
     for output, (fmt, size) in zip(job["outputs"], wanted, strict=True):
-        image = images.open_image(httpx.get(output["url"]).content)
-        assert (image.format, image.size) == (fmt, size)
+        blob = httpx.get(output["url"]).content
+        # JPEG XL as libjxl's own decoder reads it; the others with Pillow.
+        image = images.djxl(blob) if fmt == "jxl" else images.open_image(blob)
+        assert (output["format"], image.size) == (fmt, size)
+        assert fmt == "jxl" or image.format.lower() == fmt
         # The picture's red top-left quarter, turned 90° clockwise: at the top right.
         r, g, b = image.convert("RGB").getpixel((size[0] - 10, 10))  # type: ignore[misc]
         assert r > 180 and g < 80 and b < 80, (output["name"], (r, g, b))
-        assert "icc_profile" not in image.info  # converted to sRGB
+        if fmt == "jxl":  # djxl's PNG carries a profile for the codestream's colour encoding: sRGB's, by name
+            described = ImageCms.getProfileDescription(
+                ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+            ).strip()
+            assert described.startswith("RGB_D65_SRG_") and described.endswith("_SRG"), described
+        else:
+            assert "icc_profile" not in image.info  # converted to sRGB
 
 
 def test_a_jpeg_xl_becomes_webp_jpeg_avif_and_jpeg_xl(client: FlaskClient, worker: Worker) -> None:
@@ -108,6 +121,32 @@ def test_a_jpeg_xl_becomes_webp_jpeg_avif_and_jpeg_xl(client: FlaskClient, worke
         assert r > 180 and g < 80 and b < 80, (output["name"], (r, g, b))
     assert [o["format"] for o in job["outputs"]][3:] == ["jxl", job["outputs"][4]["format"]]
     assert job["outputs"][3]["url"].split("?")[0].endswith(".jxl")
+
+
+def test_quality_auto_reports_the_quality_it_chose_and_the_score_it_reached(
+    client: FlaskClient, worker: Worker
+) -> None:
+    photo = ROOT / "tests" / "data" / "ssimulacra2" / "photo.png"  # a photograph, 256 x 171
+    key = upload(client, photo.read_bytes(), "image/png", "photo.png")
+    outputs = [
+        {"name": "webp", "format": "webp", "quality": "auto"},
+        {"name": "jpeg", "format": "jpeg", "width": 240, "quality": "auto", "target": "high"},
+        {"name": "fixed", "format": "jpeg"},
+        {"name": "tiny", "format": "webp", "width": 60, "quality": "auto"},
+        # Out of reach for lossy WebP: the top of its range, and the score says it fell short.
+        {"name": "short", "format": "webp", "quality": "auto", "target": 95},
+    ]
+    job = run_job(client, {"source": {"key": key}, "outputs": outputs})
+    assert job["status"] == "succeeded", (job["error"], worker.output()[-3000:])
+    webp, jpeg, fixed, tiny, short = job["outputs"]
+    assert 76 <= webp["score"] < 100 and 30 <= webp["quality"] < 95, webp
+    assert 70 <= jpeg["score"] < 100 and 30 <= jpeg["quality"] < 95, jpeg
+    assert jpeg["width"] == 240
+    assert "quality" not in fixed and "score" not in fixed
+    assert tiny["quality"] == 80 and tiny["score"] is None  # too small to measure: the default quality
+    assert short["quality"] == 95 and short["score"] < 95  # out of reach: the top of the range, its score
+    stored = httpx.get(webp["url"]).content
+    assert len(stored) == webp["bytes"] and images.open_image(stored).size == (256, 171)
 
 
 def test_staging_is_cleared_when_a_job_succeeds(client: FlaskClient, tenant: str, worker: Worker) -> None:
