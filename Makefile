@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run stop test test-unit test-pythons lint bench compose-check image image-check clean
+.PHONY: help install demo run stop test test-unit test-soak test-pythons lint bench compose-check image image-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ stop: ## Stop what demo or run started
 
 test: $(STAMP) ## Run the whole test suite against the real services
 	scripts/test
+
+test-soak: $(STAMP) ## 2,000 jobs over ~10 minutes under random faults, then the checker (not part of make test)
+	scripts/test-soak
 
 test-unit: $(STAMP) ## Run the unit tier only: no services, the ports in memory (seconds)
 	scripts/test-unit

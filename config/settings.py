@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     # python -m core.migrations waits this long for PostgreSQL to answer (a database starting beside it).
     migrate_wait: Annotated[float, Field(ge=0)] = 60
 
-    # RabbitMQ.
+    # RabbitMQ. A cluster's nodes, every one, separated by ";": amqp://u:p@a//;amqp://u:p@b//;amqp://u:p@c//.
+    # Every part connects to the first that answers and fails over to the next when its node goes.
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     queue: str = "pixelflow"
 

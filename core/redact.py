@@ -39,7 +39,8 @@ class Redactor:
     @classmethod
     def for_settings(cls, settings: Settings) -> Redactor:
         values = [*settings.webhook_secrets, settings.s3_secret_key, settings.sentry_dsn or ""]
-        for url in (settings.database_url, settings.broker_url, settings.redis_url):
+        # The broker URL may name every node of a cluster, separated by ";" (kombu fails over along them).
+        for url in (settings.database_url, *settings.broker_url.split(";"), settings.redis_url):
             password = urlsplit(url).password
             if password:
                 values += [password, unquote(password)]

@@ -59,6 +59,8 @@ task_acks_late = True
 task_acks_on_failure = True
 task_acks_on_timeout = True
 task_reject_on_worker_lost = True
+# Native delayed delivery set up through one node of a cluster, not each (tasks/celery_app.py).
+worker_consumer = "tasks.celery_app:Consumer"
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_max_tasks_per_child = _settings.worker_max_tasks_per_child

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any
 
+from amqp.exceptions import ConnectionError as AMQPConnectionError
 from amqp.exceptions import NotFound
 from kombu.exceptions import OperationalError
 from prometheus_client import CollectorRegistry, start_http_server
@@ -105,7 +106,7 @@ class BacklogCollector(Collector):
                         count, attached, channel = 0, 0, conn.channel()
                     ready.add_metric([queue, role], count)
                     consumers.add_metric([queue, role], attached)
-        except (OperationalError, OSError) as exc:
+        except (OperationalError, OSError, AMQPConnectionError) as exc:  # the last: 541 nodedown in a cluster
             log.warning("broker unreachable: %s", exc)
             up.add_metric(["broker"], 0)
             return

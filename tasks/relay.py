@@ -303,8 +303,11 @@ class Relay:
                     DatabaseUnavailable,
                     psycopg.OperationalError,
                     amqp.exceptions.ChannelError,  # a work queue gone (deleted): declared again
+                    # The broker closed the connection: in a cluster, a queue whose leader's node went answers
+                    # 541 "nodedown" until its followers elect another (a few seconds).
+                    amqp.exceptions.ConnectionError,
                 ) as exc:
-                    log.warning("relay paused %.1fs: %s", backoff, exc)
+                    log.warning("relay paused %.1fs: %s", backoff, str(exc) or type(exc).__name__)
                     declared = not isinstance(exc, amqp.exceptions.ChannelError) and declared
                     if listener is not None:
                         listener.close()

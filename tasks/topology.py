@@ -117,7 +117,7 @@ def definitions(settings: Settings, *, salt: bytes = b"pxfl") -> dict[str, Any]:
     that imports definitions at boot creates no default user. ``salt`` keeps
     the password hash (rabbit_password_hashing_sha256) reproducible.
     """
-    url = urlsplit(settings.broker_url)
+    url = urlsplit(settings.broker_url.split(";")[0])  # a cluster's nodes share their users
     vhost = unquote(url.path[1:]) if url.path not in ("", "/") else "/"
     user, password = unquote(url.username or "guest"), unquote(url.password or "guest")
     digest = hashlib.sha256(salt + password.encode()).digest()

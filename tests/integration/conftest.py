@@ -178,6 +178,8 @@ class Recorder(BaseHTTPRequestHandler):
         planned = self.server.post_status.get(self.path, 200)
         # A list is answered in turn, its last status from then on.
         status = (planned.pop(0) if len(planned) > 1 else planned[0]) if isinstance(planned, list) else planned
+        if 200 <= status < 300:
+            self.server.delivered.append(body)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -193,6 +195,7 @@ class RecordingServer(ThreadingHTTPServer):
         self.routes: dict[str, Answer | list[Answer]] = {}
         self.post_status: dict[str, int | list[int]] = {}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.delivered: list[bytes] = []  # the bodies of the POSTs answered 2xx
 
     @property
     def url(self) -> str:
@@ -220,7 +223,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(f"| {scenario} | {jobs} | {lost} | {duplicated} | {result} |")
     if RECOVERY:
         terminalreporter.write_line("")
-        terminalreporter.write_line("| across hosts | jobs | measured | seconds | bound |")
+        terminalreporter.write_line("| recovery | jobs | measured | seconds | bound |")
         terminalreporter.write_line("|---|---|---|---|---|")
         for scenario, (jobs, measured, seconds, bound) in RECOVERY.items():
             limit = f"{bound:g} s" if bound is not None else "—"

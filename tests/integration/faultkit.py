@@ -77,6 +77,13 @@ class FaultStack:
             delete_all(conn, self.settings.model_copy(update={"queue": self.queue}))
 
 
+def recovered(name: str, jobs: int, measured: str, seconds: float, bound: float | None) -> None:
+    """A scenario's recovery time, printed at the end of the session; within ``bound`` seconds if one is set."""
+    RECOVERY[name] = (jobs, measured, round(seconds, 1), bound)
+    if bound is not None:
+        assert seconds <= bound, f"{name}: recovered in {seconds:.1f} s, bound {bound} s"
+
+
 def submit(client: FlaskClient, keys: list[str], hook: str, count: int) -> list[str]:
     ids = []
     for i in range(count):
@@ -119,9 +126,11 @@ def oracle(
             names = {o.rsplit("/", 1)[-1] for o in _keys(store, prefix)}
             duplicated += len(names) != len(job["outputs"])
             duplicated += bool(_keys(store, f"staging/{job['id']}/"))
-    # Webhooks: each job announced under one webhook-id, however many deliveries.
+    # Webhooks: each job announced under one webhook-id, however many deliveries. Waited
+    # for until each is answered 2xx: a delivery refused is retried, and its retry sits
+    # in the queue until then.
     if lost == 0:
-        wait_until(lambda: _hooked(peer) >= set(ids), 30, f"{scenario}: webhooks", interval=0.2)
+        wait_until(lambda: _delivered(peer) >= set(ids), 30, f"{scenario}: webhooks", interval=0.2)
     for job_id in ids:
         ids_seen = {h["webhook-id"] for _, _, h, body in _posts(peer) if json.loads(body)["data"]["id"] == job_id}
         duplicated += len(ids_seen) > 1
@@ -146,6 +155,10 @@ def _posts(peer: RecordingServer) -> list[tuple[str, str, dict[str, str], bytes]
 def announced(peer: RecordingServer) -> set[str]:
     """The job ids the webhook receiver was told about."""
     return _hooked(peer)
+
+
+def _delivered(peer: RecordingServer) -> set[str]:
+    return {json.loads(body)["data"]["id"] for body in peer.delivered}
 
 
 def _hooked(peer: RecordingServer) -> set[str]:

@@ -218,10 +218,7 @@ class Scene:
             delete_all(conn, self.services.settings.model_copy(update={"queue": self.queue}))
 
 
-def recovered(name: str, jobs: int, measured: str, seconds: float, bound: float | None) -> None:
-    faultkit.RECOVERY[name] = (jobs, measured, round(seconds, 1), bound)
-    if bound is not None:
-        assert seconds <= bound, f"{name}: recovered in {seconds:.1f} s, bound {bound} s"
+recovered = faultkit.recovered
 
 
 def test_a_worker_host_that_vanishes_mid_step_hands_its_jobs_to_another_within_60_s(

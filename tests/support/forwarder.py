@@ -72,10 +72,9 @@ class Forwarder:
         server.close()
         await server.wait_closed()
 
-    def stop(self) -> None:
-        """Close the listener and every connection, and end the thread."""
-        if not self._thread.is_alive():
-            return
+    def cut(self) -> None:
+        """The link goes: its listener closes (a connect is refused) and every connection through it is dropped,
+        until ``mend``."""
         if self._server is not None:
             self._call(self._close_server(self._server))
             self._server = None
@@ -85,12 +84,27 @@ class Forwarder:
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
+
+        self._call(drop())
+
+    def mend(self) -> None:
+        """The link is back, on the same port."""
+        if self._server is None:
+            self._server = self._call(self._serve())
+
+    def stop(self) -> None:
+        """Close the listener and every connection, and end the thread."""
+        if not self._thread.is_alive():
+            return
+        self.cut()
+
+        async def cancel() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-        self._call(drop())
+        self._call(cancel())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()

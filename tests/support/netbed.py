@@ -21,15 +21,18 @@ Every address is inside the bed's namespaces, and ``close`` deletes them
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support import netns
 from tests.support.forwarder import Forwarder
-from tests.support.stack import BrokerNode, PgCluster, Process, wait_until
+from tests.support.stack import BrokerCluster, BrokerNode, PgCluster, Process, wait_until
 
 PREFIX = "pfb"
 
@@ -157,8 +160,8 @@ class Bed:
 class BedBroker(BrokerNode):
     """A RabbitMQ node of the bed's own on a host of the bed (or the hub); epmd and the CLI run there too."""
 
-    def __init__(self, bed: Bed, host: Host | None, base: Path, conf: str = "") -> None:
-        super().__init__(base, conf)
+    def __init__(self, bed: Bed, host: Host | None, base: Path, conf: str = "", cookie: str | None = None) -> None:
+        super().__init__(base, conf, cookie)
         self.bed = bed
         self.ns = host.ns if host else bed.hub
         self.address = host.address if host else bed.hub_ip
@@ -173,9 +176,9 @@ class BedBroker(BrokerNode):
         )
         wait_until(lambda: self.bed.reachable(self.port, self.address), 90, "the bed's broker", interval=0.25)
 
-    def ctl(self, *args: str) -> str:
+    def ctl(self, *args: str, tool: str = BrokerNode.CTL) -> str:
         result = subprocess.run(
-            [*netns.enter_argv(self.ns), self.CTL, "-n", self.name, *args],
+            [*netns.enter_argv(self.ns), tool, "-n", self.name, *args],
             env=self.env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         return result.stdout
@@ -187,7 +190,7 @@ class BedPostgres(PgCluster):
     def __init__(self, bed: Bed, host: Host | None, base: Path) -> None:
         super().__init__(base)
         self.bed = bed
-        self.address = host.address if host else bed.hub_ip
+        self.address = self.listen = host.address if host else bed.hub_ip
         self.prefix = [*netns.enter_argv(host.ns if host else bed.hub), *self.prefix]
 
     def url(self, dbname: str = "postgres") -> str:
@@ -197,10 +200,6 @@ class BedPostgres(PgCluster):
         super().init()
         with (self.data / "pg_hba.conf").open("a") as hba:
             hba.write(f"host all all {self.bed.net}.0/24 trust\n")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.base} -c listen_addresses={self.address} -c fsync=off"
-        self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.base / "log"), "-o", options, "-w", "start")
 
 
 def serve(bed: Bed, host: Host | None, process: Process, port: int, what: str, timeout: float = 30) -> Process:
@@ -213,3 +212,64 @@ def serve(bed: Bed, host: Host | None, process: Process, port: int, what: str, t
     if host:
         host.processes.append(process)
     return process
+
+
+class BedBrokerCluster(BrokerCluster):
+    """A RabbitMQ cluster whose nodes are hosts of the bed, one node each, so a partition between nodes is a
+    matter of packets (``partition``). Erlang distribution crosses the bed's links: long node names on the
+    hosts' addresses, an epmd in each host. The test process reaches each node through a tunnel of its own
+    (``url``), which a partition between nodes leaves open, as a client in another zone would be."""
+
+    def __init__(self, bed: Bed, base: Path, size: int = 3, conf: str = "", net_ticktime: int = 60) -> None:
+        cookie = uuid.uuid4().hex.upper()
+        self.bed = bed
+        self.nodes: list[BrokerNode] = []
+        for n in range(size):
+            host = bed.host(f"rmq{n}")
+            node = BedBroker(bed, host, base / f"node-{n}", conf, cookie)
+            node.name = f"rabbit@{host.address}"
+            # The machine's rabbitmq-env.conf keeps epmd and distribution on 127.0.0.1: this node's own file
+            # opens them on its host's address.
+            (node.base / "rabbitmq-env.conf").write_text(f"ERL_EPMD_ADDRESS={host.address}\n")
+            # How long a node's silence takes to be seen (Erlang's net ticks: between 3/4 and 5/4 of this).
+            (node.base / "advanced.config").write_text(f"[{{kernel, [{{net_ticktime, {net_ticktime}}}]}}].\n")
+            node.env.update(
+                RABBITMQ_ADVANCED_CONFIG_FILE=str(node.base / "advanced.config"),
+                RABBITMQ_NODENAME=node.name,
+                RABBITMQ_USE_LONGNAME="true",
+                RABBITMQ_CONF_ENV_FILE=str(node.base / "rabbitmq-env.conf"),
+            )
+            self.nodes.append(node)
+        self.tunnels = [bed.tunnel(node.address, node.port) for node in self.nodes if isinstance(node, BedBroker)]
+
+    @property
+    def url(self) -> str:
+        return ";".join(self.url_of(node) for node in self.nodes)
+
+    def url_of(self, node: BrokerNode) -> str:
+        """The node's URL as this process reaches it (its tunnel)."""
+        return f"amqp://guest:guest@127.0.0.1:{self.tunnels[self.nodes.index(node)].port}//"
+
+    def _iptables(self, node: BrokerNode, *args: str) -> None:
+        assert isinstance(node, BedBroker)
+        subprocess.run([*netns.enter_argv(node.ns), "iptables", *args], check=True, capture_output=True, timeout=30)
+
+    def partition(self, node: BrokerNode) -> None:
+        """Drop every packet between ``node`` and the other nodes (its clients still reach it)."""
+        for other in self.nodes:
+            if other is not node:
+                assert isinstance(other, BedBroker)
+                self._iptables(node, "-I", "INPUT", "-s", other.address, "-j", "DROP")
+                self._iptables(node, "-I", "OUTPUT", "-d", other.address, "-j", "DROP")
+
+    def heal(self, node: BrokerNode) -> None:
+        self._iptables(node, "-F")
+
+    def stop(self) -> None:
+        """Every node killed, with its epmd: the cluster is thrown away with its bed (a node still partitioned
+        would make ``rabbitmqctl stop`` wait on its peers)."""
+        for node in self.nodes:
+            assert isinstance(node, BedBroker)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.beam_pid(), signal.SIGKILL)
+            subprocess.run([*netns.enter_argv(node.ns), "epmd", "-kill"], capture_output=True, timeout=30)

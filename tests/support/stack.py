@@ -7,6 +7,7 @@ do the same from bash (scripts/lib.sh).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -306,12 +308,16 @@ class BrokerNode:
 
     SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
     CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+    QUEUES = "/usr/lib/rabbitmq/bin/rabbitmq-queues"
 
-    def __init__(self, base: Path, conf: str = "") -> None:
+    def __init__(self, base: Path, conf: str = "", cookie: str | None = None) -> None:
         self.base = base
         self.port = free_port()
         self.name = f"pixelflow-{self.port}@localhost"
         base.mkdir(parents=True, exist_ok=True)
+        if cookie is not None:  # nodes of one cluster share the Erlang cookie (read from $HOME, owner-only)
+            (base / ".erlang.cookie").write_text(cookie)
+            (base / ".erlang.cookie").chmod(0o400)
         (base / "enabled_plugins").write_text("[].\n")
         (base / "rabbitmq.conf").write_text(
             f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{self.port}\n{conf}"
@@ -339,11 +345,16 @@ class BrokerNode:
         subprocess.run([self.SERVER, "-detached"], env=self.env, check=True, capture_output=True)
         wait_until(lambda: listening("127.0.0.1", self.port), 90, "the broker node to listen", interval=0.25)
 
-    def ctl(self, *args: str) -> str:
+    def ctl(self, *args: str, tool: str = CTL) -> str:
         result = subprocess.run(
-            [self.CTL, "-n", self.name, *args], env=self.env, capture_output=True, text=True, timeout=60, check=True
+            [tool, "-n", self.name, *args], env=self.env, capture_output=True, text=True, timeout=60, check=True
         )
         return result.stdout
+
+    def members(self, queue: str) -> dict[str, str]:
+        """A quorum queue's members, as this node reports them: node name → Raft state (leader, follower …)."""
+        status = json.loads(self.ctl("quorum_status", queue, "--formatter", "json", tool=self.QUEUES))
+        return {member["Node Name"]: member["Raft State"] for member in status}
 
     def beam_pid(self) -> int:
         """The node's Erlang VM: the beam.smp whose environment names this node."""
@@ -368,6 +379,57 @@ class BrokerNode:
                 os.kill(self.beam_pid(), signal.SIGKILL)
 
 
+class BrokerCluster:
+    """A RabbitMQ cluster of the tests' own: nodes of their own (BrokerNode), joined to the first with
+    ``rabbitmqctl join_cluster``. Its URL names every node, as a deployment's does (kombu fails over along it)."""
+
+    def __init__(self, base: Path, size: int = 3, conf: str = "") -> None:
+        cookie = uuid.uuid4().hex.upper()
+        self.nodes = [BrokerNode(base / f"node-{i}", conf, cookie) for i in range(size)]
+
+    @property
+    def url(self) -> str:
+        return ";".join(node.url for node in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.name)
+            node.ctl("start_app")
+        wait_until(lambda: self.running() == {n.name for n in self.nodes}, 60, "every node to run in the cluster")
+
+    def running(self, via: BrokerNode | None = None) -> set[str]:
+        """The nodes the cluster says are running, as ``via`` (else the first node that answers) reports them."""
+        for node in [via] if via else self.nodes:
+            try:
+                status = json.loads(node.ctl("cluster_status", "--formatter", "json"))
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError):
+                continue
+            return set(status.get("running_nodes", []))
+        return set()
+
+    def node(self, name: str) -> BrokerNode:
+        return next(n for n in self.nodes if n.name == name)
+
+    def leader(self, queue: str, via: BrokerNode | None = None) -> BrokerNode:
+        """The node that leads a quorum queue, as ``via`` (else the first running node) reports it."""
+        for node in [via] if via else self.nodes:
+            try:
+                members = node.members(queue)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError):
+                continue
+            with contextlib.suppress(StopIteration):
+                return self.node(next(name for name, state in members.items() if state == "leader"))
+        raise LookupError(f"no leader for {queue}")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
 class PgCluster:
     """A PostgreSQL cluster of the tests' own: its own data directory, port and socket.
 
@@ -382,6 +444,8 @@ class PgCluster:
         # The server's own tools (Debian keeps them out of PATH), newest version first.
         bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))[-1]
         self.pg_ctl, self.initdb = str(bindir / "pg_ctl"), str(bindir / "initdb")
+        self.basebackup = str(bindir / "pg_basebackup")
+        self.listen = "127.0.0.1"
         self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     def url(self, dbname: str = "postgres") -> str:
@@ -396,9 +460,28 @@ class PgCluster:
             shutil.chown(self.base, "postgres", "postgres")
         self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, *settings: str) -> None:
+        """``settings``: more server settings, ``name=value`` each."""
+        options = " ".join(
+            [
+                f"-p {self.port} -k {self.base} -c listen_addresses={self.listen} -c fsync=off",
+                *(f"-c {s}" for s in settings),
+            ]
+        )
         self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.base / "log"), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
         self._run(self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def replicate(self, primary: PgCluster) -> None:
+        """A streaming standby of ``primary`` (pg_basebackup -R: the standby.signal and primary_conninfo made)."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        if self.prefix:
+            shutil.chown(self.base, "postgres", "postgres")
+        self._run(
+            *(self.basebackup, "-D", str(self.data), "-h", "127.0.0.1", "-p", str(primary.port)),
+            *("-U", "postgres", "-R", "-X", "stream", "--no-sync"),
+        )
+
+    def promote(self) -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-w", "promote")

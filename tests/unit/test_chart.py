@@ -185,6 +185,54 @@ def test_an_existing_secret_replaces_the_charts_own() -> None:
     assert {"secretRef": {"name": "pixelflow-prod"}} in containers(worker)[0]["envFrom"]
 
 
+def test_a_broker_cluster_and_a_database_failover_pair_reach_the_pods_and_keda_gets_one_broker_host() -> None:
+    nodes = ";".join(f"amqp://pixelflow:mq-password@mq-{n}.mq:5672/%2F" for n in range(3))
+    database = "postgresql://pixelflow:pw@db-a:5432,db-b:5432/pixelflow?target_session_attrs=read-write"
+    # KEDA's RabbitMQ scaler reads one host: a node list without the cluster's Service is refused.
+    with pytest.raises(Exception, match=r"secrets\.KEDA_BROKER_URL is required"):
+        render({"secrets": {"PIXELFLOW_BROKER_URL": nodes}})
+    # Without KEDA there is nothing to refuse.
+    fixed = {"worker": {"keda": {"enabled": False}}, "ioWorker": {"keda": {"enabled": False}}}
+    assert ("TriggerAuthentication", "pf-pixelflow-rabbitmq") not in render(
+        {**fixed, "secrets": {"PIXELFLOW_BROKER_URL": nodes}}
+    )
+    service = "amqp://pixelflow:mq-password@mq.images.svc:5672/%2F"
+    objects = render(
+        {"secrets": {"PIXELFLOW_BROKER_URL": nodes, "KEDA_BROKER_URL": service, "PIXELFLOW_DATABASE_URL": database}}
+    )
+    secret = objects[("Secret", "pf-pixelflow-secrets")]["stringData"]
+    assert secret["PIXELFLOW_BROKER_URL"] == nodes and secret["KEDA_BROKER_URL"] == service
+    assert secret["PIXELFLOW_DATABASE_URL"] == database
+    refs = {
+        auth: {r["parameter"]: r["key"] for r in objects[("TriggerAuthentication", auth)]["spec"]["secretTargetRef"]}
+        for auth in ("pf-pixelflow-rabbitmq", "pf-pixelflow-postgresql")
+    }
+    assert refs == {
+        "pf-pixelflow-rabbitmq": {"host": "KEDA_BROKER_URL"},
+        "pf-pixelflow-postgresql": {"connection": "PIXELFLOW_DATABASE_URL"},
+    }
+    # Every pod reads the whole list and both hosts from that Secret, and PixelFlow reads them as they are.
+    for name in ("pf-pixelflow-api", "pf-pixelflow-worker", "pf-pixelflow-worker-io", "pf-pixelflow-relay"):
+        assert {"secretRef": {"name": "pf-pixelflow-secrets"}} in containers(objects[("Deployment", name)])[-1][
+            "envFrom"
+        ]
+    settings = Settings(broker_url=nodes, database_url=database)
+    assert settings.broker_url.split(";") == nodes.split(";") and settings.database_url == database
+    # A Secret of one's own names the key KEDA reads.
+    own = render(
+        {"secrets": {"existingSecret": "mine", "existingSecretKedaBrokerUrlKey": "AMQP_SERVICE_URL"}, "config": PUBLIC},
+        secrets=False,
+    )
+    auth = own[("TriggerAuthentication", "pf-pixelflow-rabbitmq")]["spec"]["secretTargetRef"][0]
+    assert (auth["name"], auth["key"]) == ("mine", "AMQP_SERVICE_URL")
+    assert (
+        render({"secrets": {"PIXELFLOW_BROKER_URL": service}})[("TriggerAuthentication", "pf-pixelflow-rabbitmq")][
+            "spec"
+        ]["secretTargetRef"][0]["key"]
+        == "PIXELFLOW_BROKER_URL"
+    )
+
+
 def test_pods_go_where_the_scheduling_values_say_the_roles_own_first() -> None:
     avx2 = {"feature.node.kubernetes.io/cpu-cpuid.AVX2": "true"}
     spot = [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}]
