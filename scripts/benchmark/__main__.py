@@ -3,6 +3,7 @@
 1. corpus   photo-like JPEGs (12 MP, 2 MP) and PNGs with alpha (2 MP)
 2. engine   the standard job on one core: stock Pillow, Pillow-SIMD, libvips, PixelFlow's transform
 3. pipeline the corpus through the whole service, as many workers as cores
+   peer     thumbor 7.8 (its own virtualenv, 2 processes) on the 2 MP JPEGs, in turns with PixelFlow's burst
 4. remote   one worker with its services 0, 2 and 20 ms away (a host of its own): jobs/s, round trips per job
 5. api      job creation under load (hey), fixed rate and saturation
 6. memory   worker RSS over many jobs; peak for one 50 MP source
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.benchmark import apiload, batches, corpus, credentials, memory, pipeline, remote, report
+from scripts.benchmark import apiload, batches, corpus, credentials, memory, peer, pipeline, quality, remote, report
 from scripts.benchmark.stack import BenchStack
 from tests.support import netbed
 from tests.support.stack import ROOT
@@ -167,7 +168,7 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["engine", "pipeline", "batches", "remote", "api", "memory", "credentials"],
+        choices=["engine", "quality", "pipeline", "peer", "batches", "remote", "api", "memory", "credentials"],
     )
     parser.add_argument(
         "--remote-layout",
@@ -194,6 +195,9 @@ def main() -> None:
     if "engine" not in args.skip:
         results["engine"] = engine(groups, passes=9 if args.long else 5)
         results["engine_all_cores"] = engine_all_cores(groups, passes=9 if args.long else 5)
+    if "quality" not in args.skip:
+        results["quality"] = quality.measure(sources)
+        print("quality: done", file=sys.stderr, flush=True)
     stack = BenchStack(CACHE / "run")
     stack.start()
     try:
@@ -204,6 +208,16 @@ def main() -> None:
                 counts = {g: n * 4 for g, n in counts.items()}
             results["pipeline"] = pipeline.measure(stack, keys, counts)
             print("pipeline: done", file=sys.stderr, flush=True)
+        if "peer" not in args.skip:
+            results["peer"] = peer.measure(
+                stack,
+                keys["jpeg-2mp"],
+                [s for s in sources if s.group == "jpeg-2mp"],
+                CACHE,
+                count=160 if args.long else 80,
+                turns=3 if args.long else 2,
+            )
+            print("peer: done", file=sys.stderr, flush=True)
         if "batches" not in args.skip:
             results["batches"] = batches.measure(
                 stack,

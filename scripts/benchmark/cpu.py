@@ -15,6 +15,7 @@ ROLES = (
     ("tasks.relay", "relay"),
     ("redis-server", "redis"),
     ("hey ", "load generator"),
+    ("bin/thumbor", "thumbor"),
 )
 TICK = os.sysconf("SC_CLK_TCK")
 

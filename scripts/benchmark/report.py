@@ -202,6 +202,31 @@ def batches_table(b: dict[str, Any]) -> list[str]:
     return lines
 
 
+def peer_table(p: dict[str, Any]) -> list[str]:
+    lines = [
+        f"thumbor {p['thumbor']} ({p['processes']} processes, stock Pillow, file loader, no storage) and PixelFlow"
+        f" ({p['workers']} workers, the whole service) on the 2 MP JPEGs, the standard job's 4 outputs, in turns:",
+        "",
+        "| turn | PixelFlow jobs/s | thumbor sources/s | PixelFlow CPU ms/job (worker) | thumbor CPU ms/source |",
+        "|---|---|---|---|---|",
+    ]
+    for n, t in enumerate(p["turns"], start=1):
+        ours, theirs = t["pixelflow"], t["thumbor"]
+        lines.append(
+            f"| {n} | {ours['jobs_per_s']} | {theirs['sources_per_s']} | {sum(ours['cpu_ms_per_job'].values()):.0f}"
+            f" ({ours['cpu_ms_per_job'].get('worker', 0):.0f}) | {theirs['cpu_ms_per_source']:.0f} |"
+        )
+    lines += [
+        f"| median | {p['pixelflow_jobs_per_s']} | {p['thumbor_sources_per_s']} | {p['pixelflow_cpu_ms_per_job']:.0f}"
+        f" ({p['pixelflow_worker_cpu_ms_per_job']:.0f}) | {p['thumbor_cpu_ms_per_source']:.0f} |",
+        "",
+        f"PixelFlow jobs/s ÷ thumbor sources/s: **{p['ratio']:.2f}** (target ≥ 1.2). thumbor decodes a source once"
+        " per output and keeps nothing; PixelFlow decodes it once per job, stores every output in S3 and records"
+        " the job in PostgreSQL through RabbitMQ.",
+    ]
+    return lines
+
+
 def memory_table(mem: dict[str, Any]) -> list[str]:
     rss = mem["rss"]
     mb = 1024
@@ -222,6 +247,24 @@ def memory_table(mem: dict[str, Any]) -> list[str]:
     return lines
 
 
+def quality_table(q: dict[str, Any]) -> list[str]:
+    out = [
+        f"q85 JPEG's median score (SSIMULACRA2): **{q['q85_median']:.1f}**; quality auto's default target:"
+        f" {q['default_target']:g}. Bytes and CPU: the variant's sum over the corpus ÷ q85 JPEG's; 'meets': the"
+        " share of outputs scoring the target or more (fixed variants: q85's median).",
+        "",
+        "| variant | outputs | bytes ÷ q85 JPEG | CPU ÷ q85 JPEG | CPU ms per output | median score | p10 score "
+        "| meets |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in q["summary"]:
+        out.append(
+            f"| {r['variant']} | {r['outputs']} | **{r['bytes_ratio']:.3f}** | {r['cpu_ratio']:.1f} "
+            f"| {r['cpu_ms_per_output']:.0f} | {r['median_score']:.1f} | {r['p10_score']:.1f} | {r['met']:.0%} |"
+        )
+    return out
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     out = [
@@ -238,8 +281,17 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["### Engine", "", *engine_table(results["engine"]), ""]
     if "pipeline" in results:
         out += ["### Pipeline", "", *pipeline_table(results["pipeline"], results.get("engine_all_cores", {})), ""]
+    if "peer" in results:
+        out += ["### The peer: thumbor", "", *peer_table(results["peer"]), ""]
     if "batches" in results:
         out += ["### Batches", "", *batches_table(results["batches"]), ""]
+    if "quality" in results:
+        out += [
+            "### Quality auto (SSIMULACRA2 target) against the fixed defaults",
+            "",
+            *quality_table(results["quality"]),
+            "",
+        ]
     if "remote" in results:
         out += ["### Remote services (one worker on a host of its own)", "", *remote_table(results["remote"]), ""]
     if "api" in results:

@@ -3,8 +3,9 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from scripts.benchmark import report
+from scripts.benchmark import peer, report
 from scripts.benchmark.pipeline import percentile
 from tests import images
 from tests.support.stack import ROOT
@@ -81,3 +82,32 @@ def test_the_report_gives_job_creation_side_by_side_with_a_baseline_as_a_ratio()
     assert "| current ÷ baseline | **0.6** | |" in text
     del api["side_by_side"]
     assert "Side by side" not in "\n".join(report.api_table(api))
+
+
+def test_thumbor_is_asked_for_the_standard_jobs_outputs_and_the_report_gives_the_ratio() -> None:
+    assert peer.paths(Path("/corpus/jpeg-2mp/03.jpg")) == [
+        "/unsafe/800x0/filters:format(jpeg):quality(85)/03.jpg",
+        "/unsafe/800x0/filters:format(webp):quality(80)/03.jpg",
+        "/unsafe/200x0/filters:format(jpeg):quality(85)/03.jpg",
+        "/unsafe/200x0/filters:format(webp):quality(80)/03.jpg",
+    ]
+    turn = {
+        "pixelflow": {"jobs_per_s": 14.0, "cpu_ms_per_job": {"worker": 90.0, "api": 10.0}},
+        "thumbor": {"sources_per_s": 10.0, "cpu_ms_per_source": 119.0},
+    }
+    result = {
+        "thumbor": "7.8.0",
+        "processes": 2,
+        "workers": 2,
+        "turns": [turn, turn],
+        "pixelflow_jobs_per_s": 14.0,
+        "thumbor_sources_per_s": 10.0,
+        "ratio": 1.4,
+        "pixelflow_cpu_ms_per_job": 100.0,
+        "pixelflow_worker_cpu_ms_per_job": 90.0,
+        "thumbor_cpu_ms_per_source": 119.0,
+    }
+    text = "\n".join(report.peer_table(result))
+    assert "| 1 | 14.0 | 10.0 | 100 (90) | 119 |" in text
+    assert "| median | 14.0 | 10.0 | 100 (90) | 119 |" in text
+    assert "thumbor sources/s: **1.40** (target ≥ 1.2)" in text
