@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     task_soft_time_limit: Seconds = 120
     task_time_limit: Seconds = 150
     worker_max_tasks_per_child: Positive = 1000
+    # A step whose queue this worker consumes runs inside the task of the step before it, as long as that task
+    # has used under a tenth of its soft time limit (tasks/pipeline.py): on a worker of both queues a job is one
+    # message, not five; worker-io and worker-transform pass it between them in three. false: a task per step.
+    worker_inline_steps: bool = True
     # A cold shutdown (SIGQUIT) that has not ended after this long kills the pool children still alive (their
     # steps are delivered again), and after as long again ends the worker (tasks/shutdown.py).
     worker_cold_shutdown_seconds: Seconds = 30

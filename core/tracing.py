@@ -117,6 +117,13 @@ def continued(traceparent: str | None, name: str, **attributes: Any) -> Iterator
             context_api.detach(token)
 
 
+@contextmanager
+def span(name: str) -> Iterator[None]:
+    """A span named ``name``, child of the current one."""
+    with trace.get_tracer(TRACER).start_as_current_span(name):
+        yield
+
+
 def annotate(span: Any = None, **attributes: Any) -> None:
     """Set ``pixelflow.<name>`` attributes on the span (the current one by default); None values are skipped."""
     span = span or trace.get_current_span()

@@ -84,12 +84,46 @@ class StepTask(Task):  # type: ignore[misc]
     throws = (PixelFlowError, Reject)
 
     def run_step(self, step: Step, job_id: str) -> None:
+        """Run this task's step, then each next step of the chain that may run here (inline_next), then send
+        the chain's next step on. A step run inline is judged as its own task would judge it (its retries and
+        backoff, its give_up); its retry is sent as that step's own message."""
         svc = services()
-        step_name = self.name.rsplit(".", 1)[-1]
         redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
         failpoints.delivery.first = not redelivered
         jid = uuid.UUID(job_id)
-        tracing.annotate(job_id=job_id, step=step_name, retries=self.request.retries, redelivered=redelivered)
+        began = time.monotonic()
+        task, sig = self, None
+        while True:
+            if sig is None:
+                proceed = self.run_one(svc, self, step, jid, self.request.retries, redelivered, None)
+            else:
+                # Celery logs a task's receipt and its end; a step run inline says so in the same words.
+                log.info("Step %s[%s] started inline", task.name, self.request.id)
+                with tracing.span(f"run/{task.name}"):
+                    proceed = self.run_one(svc, task, STEP_OF[task.name], jid, 0, redelivered, sig)
+            if not proceed:
+                return
+            failpoints.fire(svc.settings.failpoints, f"{task.name.rsplit('.', 1)[-1]}.after")
+            following = self.inline_next(svc, time.monotonic() - began)
+            if following is None:
+                self.hand_on()
+                return
+            task, sig = following
+
+    def run_one(
+        self,
+        svc: Services,
+        task: StepTask,
+        step: Step,
+        jid: uuid.UUID,
+        retries: int,
+        redelivered: bool,
+        sig: dict[str, Any] | None,
+    ) -> bool:
+        """One step of this task's message, True when the chain goes on. ``task`` is the step's own task: this
+        one, or, with its chain signature ``sig``, one run inline."""
+        step_name = task.name.rsplit(".", 1)[-1]
+        tracing.annotate(job_id=str(jid), step=step_name, retries=retries, redelivered=redelivered)
         started = time.perf_counter()
         result: bool | BaseException
         try:
@@ -97,29 +131,63 @@ class StepTask(Task):  # type: ignore[misc]
             result = step(svc, jid)
         except SoftTimeLimitExceeded:
             limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
-            result = StepTimedOut(f"{self.name} ran past its time limit of {limit} s")
+            result = StepTimedOut(f"{task.name} ran past its time limit of {limit} s")
         except Exception as exc:
             result = exc
             if not isinstance(exc, PixelFlowError):
-                log.exception("step %s crashed on job %s", self.name, job_id)
-        outcome = outcome_of(result, self.name, self.request.retries, self.max_retries)
-        metrics.step_ran(step_name, outcome.name, time.perf_counter() - started)
-        if outcome.retry:
+                log.exception("step %s crashed on job %s", task.name, jid)
+        outcome = outcome_of(result, task.name, retries, task.max_retries)
+        seconds = time.perf_counter() - started
+        metrics.step_ran(step_name, outcome.name, seconds)
+        if sig is not None and not outcome.retry:
+            ended = "succeeded" if outcome.error is None else f"failed ({outcome.error.code})"
+            log.info("Step %s[%s] %s in %.3fs (inline)", task.name, self.request.id, ended, seconds)
+        if outcome.retry and sig is None:
             with self.requeued_if_unsent():
-                retry = self.retry(exc=result, countdown=self.backoff(self.request.retries), throw=False)
+                retry = self.retry(exc=result, countdown=self.backoff(retries), throw=False)
             raise retry from None
+        if outcome.retry:  # a step run inline: its first retry, as its own message; this task's part is done
+            assert sig is not None
+            with self.requeued_if_unsent():
+                self.send(sig, countdown=task.backoff(0), retries=1)
+            log.info("Step %s[%s] to run again as its own task (inline): %s", task.name, self.request.id, result)
+            self.request.chain = None
+            return False
         if outcome.error is not None:
             if outcome.name == "permanent_error":
-                log.info("job %s failed in %s: %s", job_id, self.name, outcome.error.code)
+                log.info("job %s failed in %s: %s", jid, task.name, outcome.error.code)
             elif outcome.dead_letter and isinstance(result, PixelFlowError):
-                log.error("step %s on job %s: %s: %s", self.name, job_id, outcome.error.code, outcome.error.message)
-            self.end_job(svc, jid, outcome.error, dead_letter=outcome.dead_letter)
+                log.error("step %s on job %s: %s: %s", task.name, jid, outcome.error.code, outcome.error.message)
+            task.end_job(svc, jid, outcome.error, dead_letter=outcome.dead_letter)
         if not outcome.proceed:
             self.notify_if_ended(svc, jid, step_name)
             self.request.chain = None  # the rest of the chain is dropped
-            return
-        failpoints.fire(svc.settings.failpoints, f"{step_name}.after")
-        self.hand_on()
+            return False
+        return True
+
+    def inline_next(self, svc: Services, elapsed: float) -> tuple[StepTask, dict[str, Any]] | None:
+        """The chain's next step, taken off the chain with its signature, when this worker may run it in this
+        task: inline steps are on, the step's queue is one this worker consumes, and this task has used under a
+        tenth of its soft time limit (a step run inline keeps nearly all the time its own task would have)."""
+        chain = self.request.chain
+        if not chain or not svc.settings.worker_inline_steps:
+            return None
+        name = chain[-1]["task"]
+        limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
+        if name not in STEP_OF or (limit and elapsed >= limit / 10):
+            return None
+        if self.app.amqp.router.route({}, name)["queue"].name not in self.app.amqp.queues.consume_from:
+            return None
+        return self.app.tasks[name], chain.pop()
+
+    def send(self, sig: dict[str, Any], **options: Any) -> None:
+        """Send the chain signature ``sig``, the rest of this task's chain behind it."""
+        signature(sig, app=self.app).apply_async(
+            chain=self.request.chain or None,
+            parent_id=self.request.id,
+            root_id=self.request.root_id or self.request.id,
+            **options,
+        )
 
     def end_job(self, svc: Services, job_id: uuid.UUID, error: PixelFlowError, *, dead_letter: bool) -> NoReturn:
         """Fail the job with ``error`` and end this step: FAILURE, and, with ``dead_letter``, its message
@@ -164,9 +232,7 @@ class StepTask(Task):  # type: ignore[misc]
         if not chain:
             return
         with self.requeued_if_unsent():
-            signature(chain[-1], app=self.app).apply_async(
-                chain=chain[:-1], parent_id=self.request.id, root_id=self.request.root_id or self.request.id
-            )
+            self.send(chain.pop())
         self.request.chain = None  # sent: Celery must not send it again
 
     def notify_if_ended(self, svc: Services, job_id: uuid.UUID, step_name: str) -> None:
@@ -271,6 +337,16 @@ class BatchTask(StepTask):
 @app.task(base=BatchTask, bind=True, name="pixelflow.finish_batch")
 def finish_batch_task(self: BatchTask, batch_id: str) -> None:
     self.finish_batch(batch_id)
+
+
+# What each step's task runs: a step run inline in another task's message (StepTask.inline_next) runs this.
+STEP_OF: dict[str, Step] = {
+    fetch_task.name: steps.fetch,
+    validate_task.name: steps.validate,
+    transform_task.name: steps.transform,
+    upload_task.name: steps.upload,
+    notify_task.name: steps.notify,
+}
 
 
 def job_chain(job_id: uuid.UUID) -> Any:

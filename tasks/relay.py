@@ -88,6 +88,20 @@ class RelayMetrics:
             self.jobs_finished.labels("failed", code)
 
 
+def chained(body: Any) -> list[str]:
+    """The tasks a Celery message's chain holds, in the order they run."""
+    try:
+        return [str(sig["task"]) for sig in reversed((body[2] or {}).get("chain") or [])]
+    except (IndexError, TypeError, KeyError, AttributeError):
+        return []
+
+
+def ended_on(task: str, chain: list[str], steps_done: tuple[str, ...]) -> str:
+    """The step a dead letter of ``task`` ended on: its own, or a later one of its chain run inline in the same
+    message (StepTask.inline_next): the first one the job's ledger does not hold."""
+    return next((name for name in (task, *chain) if name.rsplit(".", 1)[-1] not in steps_done), task)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -155,6 +169,9 @@ class Relay:
             job_id = None if task == finish_batch_task.name else uuid.UUID(body[0][0])
         except (ValueError, IndexError, TypeError, KeyError):
             job_id = None
+        if job_id is not None and (chain := chained(body)):
+            job = self.jobs.get(job_id)
+            task = ended_on(task, chain, job.steps_done) if job is not None else task
         snapshot = {
             "headers": _jsonable(headers),
             "body": _jsonable(body),

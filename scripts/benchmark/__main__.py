@@ -2,7 +2,8 @@
 
 1. corpus   photo-like JPEGs (12 MP, 2 MP) and PNGs with alpha (2 MP)
 2. engine   the standard job on one core: stock Pillow, Pillow-SIMD, libvips, PixelFlow's transform
-3. pipeline the corpus through the whole service, as many workers as cores
+3. pipeline the corpus through the whole service, as many workers as cores; then, in turns on the 2 MP JPEGs,
+            its steps run inline (a message a job) against a task per step (PIXELFLOW_WORKER_INLINE_STEPS=false)
    peer     thumbor 7.8 (its own virtualenv, 2 processes) on the 2 MP JPEGs, in turns with PixelFlow's burst
 4. remote   one worker with its services 0, 2 and 20 ms away (a host of its own): jobs/s, round trips per job
 5. api      job creation under load (hey), fixed rate and saturation
@@ -207,6 +208,9 @@ def main() -> None:
             if args.long:
                 counts = {g: n * 4 for g, n in counts.items()}
             results["pipeline"] = pipeline.measure(stack, keys, counts)
+            results["inline_steps"] = pipeline.inline_steps(
+                stack, keys["jpeg-2mp"], count=160 if args.long else 80, turns=3 if args.long else 2
+            )
             print("pipeline: done", file=sys.stderr, flush=True)
         if "peer" not in args.skip:
             results["peer"] = peer.measure(

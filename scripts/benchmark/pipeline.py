@@ -91,3 +91,45 @@ def measure(stack: BenchStack, keys: dict[str, list[str]], counts: dict[str, int
         latency = paced(stack, keys[group], max(10, count // 2), throughput["jobs_per_s"] / 2)
         results.append({"group": group, "workers": stack.workers, "burst": throughput, "paced": latency})
     return results
+
+
+def inline_steps(stack: BenchStack, keys: list[str], count: int, turns: int) -> dict[str, Any]:
+    """Bursts in turns on one worker of both queues: its steps run inline (one message a job, the default), and
+    with PIXELFLOW_WORKER_INLINE_STEPS=false (a message a step, as before)."""
+    modes = {"inline": {}, "a task per step": {"PIXELFLOW_WORKER_INLINE_STEPS": "false"}}
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    try:
+        for _ in range(turns):
+            for mode, env in modes.items():
+                stack.worker.stop()
+                stack.worker = stack.new_worker(env)
+                stack.worker.start()
+                burst(stack, keys, stack.workers * 2)  # warm-up: worker children, pools, caches
+                runs[mode].append(burst(stack, keys, count))
+    finally:
+        stack.worker.stop()
+        stack.worker = stack.new_worker()
+        stack.worker.start()
+
+    def median(mode: str, pick: Any) -> float:
+        return float(statistics.median(pick(b) for b in runs[mode]))
+
+    def jobs_per_s(b: dict[str, Any]) -> float:
+        return float(b["jobs_per_s"])
+
+    def worker_ms(b: dict[str, Any]) -> float:
+        return float(b["cpu_ms_per_job"].get("worker", 0))
+
+    def all_ms(b: dict[str, Any]) -> float:
+        return float(sum(b["cpu_ms_per_job"].values()))
+
+    summary = {
+        mode: {
+            "jobs_per_s": round(median(mode, jobs_per_s), 2),
+            "worker_cpu_ms_per_job": round(median(mode, worker_ms), 1),
+            "all_cpu_ms_per_job": round(median(mode, all_ms), 1),
+            "rabbitmq_cpu_ms_per_job": round(median(mode, lambda b: b["cpu_ms_per_job"].get("rabbitmq", 0)), 1),
+        }
+        for mode in modes
+    }
+    return {"jobs": count, "turns": turns, "runs": runs, "median": summary}

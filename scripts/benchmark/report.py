@@ -102,6 +102,31 @@ def pipeline_table(rows: list[dict[str, Any]], all_cores: dict[str, dict[str, fl
     return lines
 
 
+def inline_table(r: dict[str, Any]) -> list[str]:
+    m = r["median"]
+    lines = [
+        f"One worker of both queues, the 2 MP JPEGs, {r['jobs']} jobs a burst, {r['turns']} turns each (medians):",
+        "",
+        "| steps | jobs/s (each turn) | worker CPU ms/job | RabbitMQ CPU ms/job | all CPU ms/job |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, row in m.items():
+        each = " / ".join(f"{b['jobs_per_s']:.2f}" for b in r["runs"][mode])
+        lines.append(
+            f"| {mode} | {row['jobs_per_s']:.2f} ({each}) | {row['worker_cpu_ms_per_job']:.1f} | "
+            f"{row['rabbitmq_cpu_ms_per_job']:.1f} | {row['all_cpu_ms_per_job']:.1f} |"
+        )
+    inline, apart = m["inline"], m["a task per step"]
+    if apart["jobs_per_s"] and inline["worker_cpu_ms_per_job"]:
+        lines += [
+            "",
+            f"Inline ÷ a task per step: jobs/s {inline['jobs_per_s'] / apart['jobs_per_s']:.2f}, worker CPU "
+            f"{inline['worker_cpu_ms_per_job'] / apart['worker_cpu_ms_per_job']:.2f}, all CPU "
+            f"{inline['all_cpu_ms_per_job'] / apart['all_cpu_ms_per_job']:.2f}.",
+        ]
+    return lines
+
+
 LAYOUT_NAMES = {"split": "worker-io + worker-transform", "single": "worker (every step)"}
 
 
@@ -281,6 +306,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["### Engine", "", *engine_table(results["engine"]), ""]
     if "pipeline" in results:
         out += ["### Pipeline", "", *pipeline_table(results["pipeline"], results.get("engine_all_cores", {})), ""]
+    if "inline_steps" in results:
+        out += ["### Steps inline against a task per step", "", *inline_table(results["inline_steps"]), ""]
     if "peer" in results:
         out += ["### The peer: thumbor", "", *peer_table(results["peer"]), ""]
     if "batches" in results:

@@ -55,12 +55,16 @@ class FaultStack:
         self.processes.append(relay)
         return relay
 
-    def worker(self, failpoints: list[str] | None = None, concurrency: int = 2, **env: str) -> Worker:
+    def worker(
+        self, failpoints: list[str] | None = None, concurrency: int = 2, extra: list[str] | None = None, **env: str
+    ) -> Worker:
+        """A worker on the stack's queues (``extra``: more arguments of ``celery worker``, -Q, --pool…)."""
         worker = Worker(
             f"suite-{len(self.processes)}-{self.queue}",
             self.tmp / f"worker-{len(self.processes)}.log",
             concurrency,
             {**self.env, "PIXELFLOW_FAILPOINTS": ",".join(failpoints or []), **env},
+            extra,
         )
         worker.start()
         self.processes.append(worker)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -53,8 +54,9 @@ def test_an_uploaded_image_becomes_three_outputs_at_their_final_keys(
             assert image.mode == expected_modes[spec["format"]]
     assert job["source"]["format"] == content_type.split("/")[1]
     # Every step's lines name the job and the task (core/logs.py): one grep finds what the worker did for it.
+    # (A step run inline in another's task logs "Step pixelflow.<step>[<task>] succeeded in …" the same way.)
     steps = {
-        line.split("Task pixelflow.", 1)[1].split("[", 1)[0]
+        re.split(r"(?:Task|Step) pixelflow\.", line, maxsplit=1)[1].split("[", 1)[0]
         for line in worker.output().splitlines()
         if f"job={job['id']} task=" in line and "succeeded in" in line
     }

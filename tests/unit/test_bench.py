@@ -111,3 +111,32 @@ def test_thumbor_is_asked_for_the_standard_jobs_outputs_and_the_report_gives_the
     assert "| 1 | 14.0 | 10.0 | 100 (90) | 119 |" in text
     assert "| median | 14.0 | 10.0 | 100 (90) | 119 |" in text
     assert "thumbor sources/s: **1.40** (target ≥ 1.2)" in text
+
+
+def test_the_report_sets_steps_inline_beside_a_task_per_step() -> None:
+    def run(jobs_per_s: float, worker: float, rabbitmq: float) -> dict[str, object]:
+        return {"jobs_per_s": jobs_per_s, "cpu_ms_per_job": {"worker": worker, "rabbitmq": rabbitmq, "api": 10.0}}
+
+    result = {
+        "jobs": 80,
+        "turns": 2,
+        "runs": {"inline": [run(12.0, 100.0, 5.0)] * 2, "a task per step": [run(10.0, 125.0, 20.0)] * 2},
+        "median": {
+            "inline": {
+                "jobs_per_s": 12.0,
+                "worker_cpu_ms_per_job": 100.0,
+                "rabbitmq_cpu_ms_per_job": 5.0,
+                "all_cpu_ms_per_job": 115.0,
+            },
+            "a task per step": {
+                "jobs_per_s": 10.0,
+                "worker_cpu_ms_per_job": 125.0,
+                "rabbitmq_cpu_ms_per_job": 20.0,
+                "all_cpu_ms_per_job": 155.0,
+            },
+        },
+    }
+    text = "\n".join(report.inline_table(result))
+    assert "| inline | 12.00 (12.00 / 12.00) | 100.0 | 5.0 | 115.0 |" in text
+    assert "| a task per step | 10.00 (10.00 / 10.00) | 125.0 | 20.0 | 155.0 |" in text
+    assert "Inline ÷ a task per step: jobs/s 1.20, worker CPU 0.80, all CPU 0.74." in text
