@@ -16,7 +16,7 @@ def locked(path: str) -> dict[str, tuple[str, int]]:
     entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 1)[1])
     found = {}
     for entry in entries:
-        match = re.match(r"([A-Za-z0-9._-]+)==([^\s;\\]+)", entry)
+        match = re.match(r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s;\\]+)", entry)  # name[extras]==version
         assert match, entry[:80]
         found[match.group(1).lower().replace("_", "-")] = (match.group(2), entry.count("--hash=sha256:"))
     return found
