@@ -651,6 +651,11 @@ class MemoryObjectStore:
         data = self._object(key)[0]
         return data[:length] if length else data
 
+    def read(self, key: str, max_bytes: int) -> tuple[ObjectInfo, bytes | None]:
+        self._call("read")
+        data, content_type, _ = self._object(key)
+        return ObjectInfo(key=key, size=len(data), content_type=content_type), data if len(data) <= max_bytes else None
+
     def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
         self._call("put")
         with self._lock:

@@ -92,6 +92,12 @@ class StepTask(Task):  # type: ignore[misc]
         failpoints.delivery.first = not redelivered
         jid = uuid.UUID(job_id)
         began = time.monotonic()
+        chain = self.request.chain
+        # The source one step reads is kept for the next ones only when they may run in this message.
+        with steps.holding_sources(bool(chain) and self.may_run_here(svc, chain[-1]["task"])):
+            self.run_steps(svc, step, jid, redelivered, began)
+
+    def run_steps(self, svc: Services, step: Step, jid: uuid.UUID, redelivered: bool, began: float) -> None:
         task, sig = self, None
         while True:
             if sig is None:
@@ -170,15 +176,18 @@ class StepTask(Task):  # type: ignore[misc]
         task: inline steps are on, the step's queue is one this worker consumes, and this task has used under a
         tenth of its soft time limit (a step run inline keeps nearly all the time its own task would have)."""
         chain = self.request.chain
-        if not chain or not svc.settings.worker_inline_steps:
+        if not chain or not self.may_run_here(svc, chain[-1]["task"]):
             return None
-        name = chain[-1]["task"]
         limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
-        if name not in STEP_OF or (limit and elapsed >= limit / 10):
+        if limit and elapsed >= limit / 10:
             return None
-        if self.app.amqp.router.route({}, name)["queue"].name not in self.app.amqp.queues.consume_from:
-            return None
-        return self.app.tasks[name], chain.pop()
+        return self.app.tasks[chain[-1]["task"]], chain.pop()
+
+    def may_run_here(self, svc: Services, name: str) -> bool:
+        """Step ``name`` may run inline in this worker: inline steps are on and this worker consumes its queue."""
+        if not svc.settings.worker_inline_steps or name not in STEP_OF:
+            return False
+        return self.app.amqp.router.route({}, name)["queue"].name in self.app.amqp.queues.consume_from
 
     def send(self, sig: dict[str, Any], **options: Any) -> None:
         """Send the chain signature ``sig``, the rest of this task's chain behind it."""

@@ -87,12 +87,17 @@ def competing(stack: BenchStack, api_key: str, keys: list[str], count: int, rate
         if response.status_code != 202:
             raise RuntimeError(f"job refused: {response.status_code} {response.text[:300]}")
         ids.append(response.json()["id"])
-    lat = pipeline.latencies(stack.wait(ids, timeout=60 + count * 2))
+    rows = stack.wait(ids, timeout=60 + count * 2)
+    lat = pipeline.latencies(rows)
+    # Until a worker started it (the relay, the queue ahead of it), the rest its run.
+    waited = [(r["started_at"] - r["created_at"]).total_seconds() * 1000 for r in rows if r["started_at"]]
     return {
         "jobs": count,
         "rate_per_s": rate,
         "latency_p50_ms": round(statistics.median(lat)),
         "latency_p99_ms": round(pipeline.percentile(lat, 99)),
+        "waited_p50_ms": round(statistics.median(waited)) if waited else None,
+        "waited_p99_ms": round(pipeline.percentile(waited, 99)) if waited else None,
     }
 
 

@@ -110,7 +110,7 @@ class BenchStack:
         return str(response.json()["id"])
 
     def wait(self, ids: list[str], timeout: float) -> list[dict[str, Any]]:
-        """Wait until every job has ended; return their rows (status, created_at, finished_at)."""
+        """Wait until every job has ended; return their rows (status, created_at, started_at, finished_at)."""
         deadline = time.monotonic() + timeout
         uuids = [uuid.UUID(i) for i in ids]
         while True:
@@ -119,7 +119,8 @@ class BenchStack:
                 conn.cursor(row_factory=psycopg.rows.dict_row) as cur,
             ):
                 cur.execute(
-                    "SELECT id, status, error_code, created_at, finished_at FROM jobs WHERE id = ANY(%s)", (uuids,)
+                    "SELECT id, status, error_code, created_at, started_at, finished_at FROM jobs WHERE id = ANY(%s)",
+                    (uuids,),
                 )
                 rows = cur.fetchall()
             if all(r["status"] in ("succeeded", "failed") for r in rows) and len(rows) == len(ids):

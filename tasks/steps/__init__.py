@@ -7,6 +7,7 @@ is down; the Celery layer turns those into a failed job or a retry.
 ``finish`` is a batch's, once all its items have ended.
 """
 
+from tasks.steps.common import holding_sources
 from tasks.steps.fetch import fetch
 from tasks.steps.finish import finish
 from tasks.steps.notify import notify
@@ -16,4 +17,4 @@ from tasks.steps.validate import validate
 
 PIPELINE = (fetch, validate, transform, upload, notify)
 
-__all__ = ["PIPELINE", "fetch", "finish", "notify", "transform", "upload", "validate"]
+__all__ = ["PIPELINE", "fetch", "finish", "holding_sources", "notify", "transform", "upload", "validate"]

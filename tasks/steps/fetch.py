@@ -26,7 +26,7 @@ from core.errors import (
 from core.ports import Services
 from core.spec import UPLOAD_CONTENT_TYPES, staged_source_key, upload_prefix
 from core.urlguard import check_url, guarded_client
-from tasks.steps.common import already_done, processing_job
+from tasks.steps.common import already_done, hold, holds_sources, processing_job
 
 MAX_REDIRECTS = 5
 _LOCATION = "pixelflow.location"
@@ -52,8 +52,12 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
         # batch item that names one fails at once, but a retried job must not read it either.
         if not job.source_key.startswith(upload_prefix(job.tenant)):
             raise SourceNotFound(f"nothing was uploaded at {job.source_key!r}")
+        data: bytes | None = None
         try:
-            stored = svc.store.head(job.source_key)
+            if holds_sources():  # validate and transform run here next: one GET serves the three steps
+                stored, data = svc.store.read(job.source_key, limit)
+            else:
+                stored = svc.store.head(job.source_key)
         except FileNotFoundError:
             raise SourceNotFound(f"nothing was uploaded at {job.source_key!r}") from None
         size = stored.size
@@ -63,14 +67,18 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
                 f"the upload was stored as {content_type or 'no content type'!r}; send it with the image"
                 " content type its upload slot declared"
             )
+        key = job.source_key
     else:
         assert job.source_url is not None
         data = download(job.source_url, limit, svc.settings.fetch_timeout, svc.settings.fetch_allow)
-        svc.store.put(staged_source_key(job_id), data, "application/octet-stream")
+        key = staged_source_key(job_id)
+        svc.store.put(key, data, "application/octet-stream")
         size = len(data)
     if size > limit:
         raise SourceTooLarge(f"the source is {size} bytes; the limit is {limit}")
     svc.jobs.set_source(job_id, size)
+    if data is not None:
+        hold(key, data)
     return True
 
 

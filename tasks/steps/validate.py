@@ -14,7 +14,7 @@ from core import tracing
 from core.errors import CorruptImage
 from core.ports import Services
 from tasks.imaging.probe import limit_frames, probe, sniff
-from tasks.steps.common import already_done, processing_job, read_source
+from tasks.steps.common import already_done, held_source, processing_job, read_source
 
 HEADER_BYTES = 256 * 1024
 
@@ -26,7 +26,8 @@ def validate(svc: Services, job_id: uuid.UUID) -> bool:
     if already_done(job, "validate"):
         return True
     limit = svc.settings.max_source_pixels
-    whole = job.source_bytes is not None and job.source_bytes <= HEADER_BYTES
+    # Read whole when it is small, or already read by fetch in this message (then no request at all).
+    whole = held_source(job) is not None or (job.source_bytes is not None and job.source_bytes <= HEADER_BYTES)
     data = read_source(svc, job, None if whole else HEADER_BYTES)
     if not whole and sniff(data) in ("jpeg", "png", "heic", "jxl"):
         try:

@@ -69,6 +69,17 @@ def test_a_ranged_get_reads_only_the_first_bytes(store: S3ObjectStore) -> None:
     assert len(store.get("staging/t4/source")) == 1024
 
 
+def test_read_tells_the_size_and_type_and_reads_only_what_is_within_the_limit(store: S3ObjectStore) -> None:
+    store.put("staging/t6/source", bytes(range(256)) * 4, "image/png")
+    info, data = store.read("staging/t6/source", 1024)
+    assert (info.size, info.content_type, data) == (1024, "image/png", bytes(range(256)) * 4)
+    info, data = store.read("staging/t6/source", 1023)
+    assert (info.size, info.content_type, data) == (1024, "image/png", None)
+    assert store.get("staging/t6/source", 4) == bytes(range(4))  # the unread body's connection is not reused
+    with pytest.raises(FileNotFoundError):
+        store.read("staging/t6/never", 10)
+
+
 def test_delete_takes_many_keys_at_once_and_ignores_missing_ones(store: S3ObjectStore) -> None:
     for key in ("staging/t5/a", "staging/t5/b"):
         store.put(key, b"x", "application/octet-stream")

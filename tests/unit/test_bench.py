@@ -140,3 +140,29 @@ def test_the_report_sets_steps_inline_beside_a_task_per_step() -> None:
     assert "| inline | 12.00 (12.00 / 12.00) | 100.0 | 5.0 | 115.0 |" in text
     assert "| a task per step | 10.00 (10.00 / 10.00) | 125.0 | 20.0 | 155.0 |" in text
     assert "Inline ÷ a task per step: jobs/s 1.20, worker CPU 0.80, all CPU 0.74." in text
+
+
+def test_the_report_tells_how_long_the_other_tenants_jobs_waited_for_a_worker() -> None:
+    def lat(p50: int, p99: int, waited: tuple[int, int] | None) -> dict[str, object]:
+        row: dict[str, object] = {"jobs": 20, "latency_p50_ms": p50, "latency_p99_ms": p99}
+        if waited:
+            row |= {"waited_p50_ms": waited[0], "waited_p99_ms": waited[1]}
+        return row
+
+    turn = {"single": {"jobs_per_s": 10.0, "jobs": 80}, "batch": {"jobs_per_s": 11.0, "jobs": 80}, "ratio": 1.1}
+    result = {
+        "accept": [{"items": 10000, "seconds": 0.8, "request_bytes": 500000}],
+        "accept_seconds_median": 0.8,
+        "turns": [turn],
+        "ratio_median": 1.1,
+        "fairness": {
+            "idle": lat(116, 137, (20, 31)),
+            "during_batch": lat(267, 364, None),  # a result from before the wait was measured
+            "batch": {"jobs": 320},
+            "p99_ratio": 2.66,
+        },
+    }
+    text = "\n".join(report.batches_table(result))
+    assert "| idle | 20 | 116 | 137 | 20 / 31 |" in text
+    assert "| during a 320-item batch | 20 | 267 | 364 | – / – |" in text
+    assert "| during ÷ idle (p99; target ≤ 2) | | | **2.66** | |" in text

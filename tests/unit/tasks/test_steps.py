@@ -34,7 +34,7 @@ from core.memory import MemoryJobs, MemoryObjectStore, MemorySecrets
 from core.model import BatchItem, JobStatus
 from core.ports import Services
 from core.spec import OutputSpec, manifest_key, result_key, upload_prefix
-from tasks.steps import fetch, finish, notify, transform, upload, validate
+from tasks.steps import fetch, finish, holding_sources, notify, transform, upload, validate
 from tests import images
 
 TENANT = "tenant-steps"
@@ -93,6 +93,46 @@ def test_a_job_goes_through_every_step_and_each_costs_its_object_requests(svc: S
         assert images.open_image(data).width == output.width == output.spec.width
         assert content_type == f"image/{output.spec.format}" and cache and "immutable" in cache
         assert output.bytes == len(data)
+
+
+def test_steps_run_in_one_message_read_the_source_once(svc: Services) -> None:
+    # Inline (StepTask.run_step): fetch's GET serves validate and transform. A large source, so that validate
+    # alone would read only its header.
+    job_id = new_job(
+        svc, images.jpeg(900, 700) + bytes(300 * 1024)
+    )  # trailing bytes past the JPEG's end: larger than the header
+    store = svc.store
+    assert isinstance(store, MemoryObjectStore)
+    counted = []
+    with holding_sources(True):
+        for step in (fetch, validate, transform, upload, notify):
+            before = len(store.calls)
+            assert step(svc, job_id) is True
+            counted.append(requests_by(store, before))
+    assert counted == [{"read": 1}, {}, {"put": 2}, {}, {}]
+    job = svc.jobs.get(job_id)
+    assert job is not None and job.status == JobStatus.SUCCEEDED and job.source_width == 900
+    # Not held once the message is over: the next read goes to storage again.
+    again = new_job(svc)
+    fetch(svc, again)
+    before = len(store.calls)
+    validate(svc, again)
+    assert requests_by(store, before) == {"get": 1}
+
+
+def test_fetch_reading_for_the_steps_after_it_still_refuses_what_its_head_refused(svc: Services) -> None:
+    small = Services(svc.settings.model_copy(update={"max_source_bytes": 100}), svc.jobs, svc.store, svc.secrets)
+    pdf = svc.jobs.create(
+        new_id(), OUTPUTS, source_key=uploaded(svc, b"%PDF-1.7", "d.pdf", "application/pdf"), tenant=TENANT
+    ).id
+    with holding_sources(True):
+        with pytest.raises(SourceTooLarge, match="limit is 100"):
+            fetch(small, new_job(small))
+        with pytest.raises(UnsupportedFormat, match="stored as 'application/pdf'"):
+            fetch(svc, pdf)
+        gone = svc.jobs.create(new_id(), OUTPUTS, source_key=f"{upload_prefix(TENANT)}gone.jpg", tenant=TENANT).id
+        with pytest.raises(SourceNotFound, match="nothing was uploaded at"):
+            fetch(svc, gone)
 
 
 def test_a_step_run_again_finds_its_effect_in_the_ledger_and_does_no_work(svc: Services) -> None:
