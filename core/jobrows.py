@@ -24,16 +24,17 @@ class JobRows(Database):
     def _select(self, tail: str, params: Sequence[object], announce: str | None = None) -> list[Job]:
         """Jobs with their ledger and outputs, in one statement; with ``announce``, that step's start is told on
         the events channel by the same statement (core/events.py)."""
-        columns = JOB_COLUMNS
-        head: tuple[str, ...] = ()
-        if announce is not None:
-            columns += (
-                ", pg_notify('pixelflow_events', json_build_object('type', 'step.started', 'job', id,"
-                " 'batch', batch_id, 'step', %s::text)::text) AS announced"
-            )
-            head = (announce,)
+        columns, head = _columns(announce)
+        return self._jobs_of(f"SELECT {columns} FROM jobs {tail}", (*head, *params))  # noqa: S608
+
+    def _update_returning(self, update: str, params: Sequence[object], announce: str | None = None) -> list[Job]:
+        """An UPDATE of jobs that returns the changed jobs as _select reads them (its own changes included)."""
+        columns, head = _columns(announce)
+        return self._jobs_of(f"{update} RETURNING {columns}", (*params, *head))
+
+    def _jobs_of(self, query: str, params: Sequence[object]) -> list[Job]:
         with self.statement() as cur:
-            cur.execute(f"SELECT {columns} FROM jobs {tail}", (*head, *params))  # noqa: S608
+            cur.execute(query, params)
             rows = cur.fetchall()
         jobs = []
         for r in rows:
@@ -42,6 +43,16 @@ class JobRows(Database):
             fields = r | {"status": JobStatus(r["status"]), "steps_done": tuple(r["steps_done"])}
             jobs.append(Job(**fields, outputs=outputs))
         return jobs
+
+
+def _columns(announce: str | None) -> tuple[str, tuple[str, ...]]:
+    if announce is None:
+        return JOB_COLUMNS, ()
+    told = (
+        ", pg_notify('pixelflow_events', json_build_object('type', 'step.started', 'job', id,"
+        " 'batch', batch_id, 'step', %s::text)::text) AS announced"
+    )
+    return JOB_COLUMNS + told, (announce,)
 
 
 def _output(row: dict[str, Any]) -> Output:

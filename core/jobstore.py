@@ -199,6 +199,16 @@ class PgJobs(JobRows):
             (job_id,),
         )
 
+    def begin(self, job_id: uuid.UUID, announce: str) -> Job | None:
+        """queued → processing and the job as it is then, ``announce`` told as started, in one statement (what
+        fetch starts with); a job that was not queued (a redelivery, one canceled) is read as it is."""
+        jobs = self._update_returning(
+            "UPDATE jobs SET status = 'processing', started_at = now() WHERE id = %s AND status = 'queued'",
+            (job_id,),
+            announce,
+        )
+        return jobs[0] if jobs else self.get(job_id, announce=announce)
+
     def set_source(self, job_id: uuid.UUID, size: int) -> None:
         """fetch's effect: the source's size."""
         self._update(

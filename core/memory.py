@@ -127,6 +127,10 @@ class MemoryJobs:
     def start(self, job_id: uuid.UUID) -> bool:
         return self._move(job_id, frozenset({JobStatus.QUEUED}), status=JobStatus.PROCESSING, started_at=_now())
 
+    def begin(self, job_id: uuid.UUID, announce: str) -> Job | None:
+        self.start(job_id)
+        return self.get(job_id, announce=announce)
+
     def set_source(self, job_id: uuid.UUID, size: int) -> None:
         self._move(job_id, frozenset({JobStatus.PROCESSING}), "fetch", source_bytes=size)
 

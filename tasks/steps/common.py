@@ -23,9 +23,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def processing_job(svc: Services, job_id: uuid.UUID, step: str) -> Job | None:
-    """The job if it is being processed; None if it is gone or has ended. ``step`` is told as started."""
-    job = svc.jobs.get(job_id, announce=step)
+def processing_job(svc: Services, job_id: uuid.UUID, step: str, begin: bool = False) -> Job | None:
+    """The job if it is being processed; None if it is gone or has ended. ``step`` is told as started. With
+    ``begin``, a queued job is moved to processing first, in the same statement."""
+    job = svc.jobs.begin(job_id, step) if begin else svc.jobs.get(job_id, announce=step)
     if job is not None:
         tracing.annotate(tenant=job.tenant, outputs=len(job.outputs))
     return job if job is not None and job.status == JobStatus.PROCESSING else None

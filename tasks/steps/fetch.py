@@ -40,8 +40,7 @@ def _hold_location(response: httpx.Response) -> None:
 
 
 def fetch(svc: Services, job_id: uuid.UUID) -> bool:
-    svc.jobs.start(job_id)
-    job = processing_job(svc, job_id, "fetch")
+    job = processing_job(svc, job_id, "fetch", begin=True)
     if job is None:
         return False
     if already_done(job, "fetch"):

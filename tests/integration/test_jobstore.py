@@ -82,6 +82,15 @@ def test_each_call_a_step_makes_is_one_round_trip(own_database: str) -> None:
         store.pool.wait()
         job = store.create(new_id(), OUTPUTS, source_key="uploads/x/a.jpg")
         staged = [Output(o, f"staging/{job.id}/{o.name}", None, 10, 10, 5, o.format) for o in OUTPUTS]
+        time.sleep(0.6)
+        before_all = link.turns
+        begun = store.begin(job.id, "fetch")  # queued → processing, and the job as it is then: one turn
+        assert begun is not None and begun.status == "processing" and begun.started_at is not None
+        assert begun.outputs and begun.steps_done == ()
+        assert link.turns - before_all == 1
+        again = store.begin(job.id, "fetch")  # not queued any more (a redelivery): read as it is, a second turn
+        assert again is not None and again.status == "processing" and again.started_at == begun.started_at
+        assert link.turns - before_all == 3
         calls: list[Callable[[], object]] = [
             lambda: store.start(job.id),
             lambda: store.get(job.id),
