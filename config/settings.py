@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # fewer ready messages than this many per consumer, taking the tenants in turn, so that a tenant's big batch
     # waits in the outbox, not in front of another tenant's job in the queue. 0: publish everything at once.
     relay_ready_per_consumer: Annotated[int, Field(ge=0)] = 2
+    # The bound while tenants share the workers (more than one served in the last SHARED_SECONDS, tasks/relay.py),
+    # when lower: a job of one waits behind fewer of another's. Alone, a tenant keeps the fuller queue.
+    relay_ready_per_consumer_shared: Annotated[int, Field(ge=1)] = 1
     # While the queues are full, a tenant the relay has not served for this many seconds still gets its next
     # chain out (one per tenant at a time, core/turns.py): a tenant's occasional job does not wait for room the
     # batch of another fills. 0: every tenant waits for room.

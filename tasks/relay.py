@@ -51,6 +51,9 @@ from tasks.pipeline import finish_batch_task, job_chain, notify_task
 
 log = logging.getLogger("pixelflow.relay")
 POLL_SECONDS = 1.0
+# Tenants share the workers while more than one was served in this many seconds: the queues are kept to
+# PIXELFLOW_RELAY_READY_PER_CONSUMER_SHARED ready messages per consumer then (Relay.room).
+SHARED_SECONDS = 5.0
 # While chains wait for room in the queues, the relay looks again this often: a worker takes a message every few
 # tens of milliseconds, and the queues must not run dry between looks.
 HELD_POLL_SECONDS = 0.05
@@ -223,11 +226,14 @@ class Relay:
 
     def room(self, conn: Connection) -> int | None:
         """How many chains may go out now: every work queue below PIXELFLOW_RELAY_READY_PER_CONSUMER ready
-        messages per consumer (None: no bound). Read from the broker itself (a passive declare per queue),
-        so it counts every message waiting, the later steps of chains already out included."""
+        messages per consumer (None: no bound), or PIXELFLOW_RELAY_READY_PER_CONSUMER_SHARED while tenants share
+        the workers. Read from the broker itself (a passive declare per queue), so it counts every message
+        waiting, the later steps of chains already out included."""
         per = self.settings.relay_ready_per_consumer
         if per == 0:
             return None
+        if len(self.rotation.recent(SHARED_SECONDS)) > 1:
+            per = min(per, self.settings.relay_ready_per_consumer_shared)
         room = None
         for name in (self.settings.queue, topology.transform_queue(self.settings)):
             _, ready, consumers = conn.default_channel.queue_declare(name, passive=True)

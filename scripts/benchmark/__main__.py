@@ -183,6 +183,11 @@ def main() -> None:
         metavar="REVISION",
         help="also run the API of this git revision in turns with this one at saturation (job creation's ratio)",
     )
+    parser.add_argument(
+        "--worker-baseline",
+        metavar="REVISION",
+        help="also run the worker of this git revision in turns with this one on 2 MP bursts (pipeline section)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     sources = corpus.build(CACHE)
@@ -211,6 +216,10 @@ def main() -> None:
             results["inline_steps"] = pipeline.inline_steps(
                 stack, keys["jpeg-2mp"], count=160 if args.long else 80, turns=3 if args.long else 2
             )
+            if args.worker_baseline:
+                results["worker_side_by_side"] = pipeline.worker_side_by_side(
+                    stack, keys["jpeg-2mp"], count=160 if args.long else 80, revision=args.worker_baseline, turns=4
+                )
             print("pipeline: done", file=sys.stderr, flush=True)
         if "peer" not in args.skip:
             results["peer"] = peer.measure(

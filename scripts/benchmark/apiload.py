@@ -80,14 +80,20 @@ def measure(
     return result
 
 
-def side_by_side(stack: BenchStack, body: Path, revision: str, rounds: int, seconds: int) -> dict[str, Any]:
-    """This API and the one of ``revision``, in turns at saturation (64 connections), each on a port of its own."""
+def checkout(revision: str) -> tuple[str, Path]:
+    """``revision``'s commit and a worktree of it (made once, under .cache/bench)."""
     sha = subprocess.run(
         ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     tree = ROOT / ".cache" / "bench" / f"baseline-{sha[:12]}"
     if not (tree / "app").is_dir():
         subprocess.run(["git", "worktree", "add", "--force", "--detach", str(tree), sha], cwd=ROOT, check=True)
+    return sha, tree
+
+
+def side_by_side(stack: BenchStack, body: Path, revision: str, rounds: int, seconds: int) -> dict[str, Any]:
+    """This API and the one of ``revision``, in turns at saturation (64 connections), each on a port of its own."""
+    sha, tree = checkout(revision)
     roots = {"baseline": tree, "current": ROOT}
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
     for turn in range(rounds):

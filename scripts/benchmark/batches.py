@@ -16,6 +16,8 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -24,6 +26,7 @@ from psycopg.rows import dict_row
 from core.keystore import KeyStore
 from scripts.benchmark import pipeline
 from scripts.benchmark.stack import BenchStack
+from tests.support.stack import Relay
 
 OTHER = "bench-other"
 
@@ -116,7 +119,46 @@ def measure(stack: BenchStack, keys: list[str], count: int, rounds: int, accept_
         batch = run_batch(stack, keys, count, timeout=60 + count * 2)
         turns.append({"single": single, "batch": batch, "ratio": round(batch["jobs_per_s"] / single["jobs_per_s"], 3)})
     single_rate = statistics.median(t["single"]["jobs_per_s"] for t in turns)
-    # The other tenant sends a job a second; the batch is 4x the burst, so it runs for the whole of it.
+    fair: dict[str, list[dict[str, Any]]] = {name: [] for name in BOUNDS}
+    for name in (*BOUNDS, *reversed(BOUNDS)):  # in turns: A B B A
+        with relay_with(stack, BOUNDS[name]):
+            fair[name].append(fairness(stack, keys, count, single_rate, other_key, other_keys))
+    return {
+        "accept": accepts,
+        "accept_seconds_median": statistics.median(a["seconds"] for a in accepts),
+        "turns": turns,
+        "ratio_median": statistics.median(t["ratio"] for t in turns),
+        "fairness": fair[DEFAULT][0],
+        "fairness_by_bound": fair,
+    }
+
+
+# The relay's bound while tenants share the workers (PIXELFLOW_RELAY_READY_PER_CONSUMER_SHARED), side by side:
+# the default, and the bound alone (as before there was a shared one).
+DEFAULT = "1 ready per consumer while shared (default)"
+BOUNDS = {DEFAULT: {}, "2, as alone": {"PIXELFLOW_RELAY_READY_PER_CONSUMER_SHARED": "2"}}
+
+
+@contextmanager
+def relay_with(stack: BenchStack, env: dict[str, str]) -> Iterator[None]:
+    """The stack's relay restarted with ``env`` for the block (then as it was)."""
+    if env:
+        stack.relay.stop()
+        stack.relay = Relay(stack.run_dir / "relay.log", {**stack.env, **env})
+        stack.relay.start()
+    try:
+        yield
+    finally:
+        if env:
+            stack.relay.stop()
+            stack.relay = Relay(stack.run_dir / "relay.log", stack.env)
+            stack.relay.start()
+
+
+def fairness(
+    stack: BenchStack, keys: list[str], count: int, single_rate: float, other_key: str, other_keys: list[str]
+) -> dict[str, Any]:
+    """The other tenant's jobs at 1/s, with nothing else running, then while the first tenant's batch runs."""
     idle = competing(stack, other_key, other_keys, 20, 1.0)
     result: dict[str, Any] = {}
 
@@ -126,17 +168,12 @@ def measure(stack: BenchStack, keys: list[str], count: int, rounds: int, accept_
     runner = threading.Thread(target=big)
     runner.start()
     time.sleep(1.0)  # the batch's chains are out
+    # The batch is 4x the burst, so it runs for the whole of it.
     during = competing(stack, other_key, other_keys, max(10, round(count * 4 / single_rate * 0.7)), 1.0)
     runner.join()
     return {
-        "accept": accepts,
-        "accept_seconds_median": statistics.median(a["seconds"] for a in accepts),
-        "turns": turns,
-        "ratio_median": statistics.median(t["ratio"] for t in turns),
-        "fairness": {
-            "idle": idle,
-            "during_batch": during,
-            "batch": result.get("batch"),
-            "p99_ratio": round(during["latency_p99_ms"] / max(idle["latency_p99_ms"], 1), 2),
-        },
+        "idle": idle,
+        "during_batch": during,
+        "batch": result.get("batch"),
+        "p99_ratio": round(during["latency_p99_ms"] / max(idle["latency_p99_ms"], 1), 2),
     }

@@ -13,8 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from scripts.benchmark import corpus, cpu
+from scripts.benchmark import apiload, corpus, cpu
 from scripts.benchmark.stack import BenchStack
+from tests.support.stack import ROOT
 
 OUTPUTS = [
     {"name": f"{fmt}{width}", "format": fmt, "width": width, "quality": quality}
@@ -133,3 +134,42 @@ def inline_steps(stack: BenchStack, keys: list[str], count: int, turns: int) -> 
         for mode in modes
     }
     return {"jobs": count, "turns": turns, "runs": runs, "median": summary}
+
+
+def worker_side_by_side(stack: BenchStack, keys: list[str], count: int, revision: str, turns: int) -> dict[str, Any]:
+    """This worker and the one of git ``revision`` (the rest of the service this checkout's), in turns on the
+    same bursts: what a change to the worker buys, CPU per job by process."""
+    sha, tree = apiload.checkout(revision)
+    roots = {"baseline": tree, "current": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in roots}
+    try:
+        for turn in range(turns):
+            for name in ("baseline", "current") if turn % 2 == 0 else ("current", "baseline"):
+                stack.worker.stop()
+                stack.worker = stack.new_worker(root=roots[name])
+                stack.worker.start()
+                burst(stack, keys, stack.workers * 2)  # warm-up
+                runs[name].append(burst(stack, keys, count))
+    finally:
+        stack.worker.stop()
+        stack.worker = stack.new_worker()
+        stack.worker.start()
+
+    def median(name: str, role: str | None) -> float:
+        values = [
+            float(sum(b["cpu_ms_per_job"].values()) if role is None else b["cpu_ms_per_job"].get(role, 0.0))
+            for b in runs[name]
+        ]
+        return round(statistics.median(values), 1)
+
+    summary = {
+        name: {
+            "jobs_per_s": round(statistics.median(b["jobs_per_s"] for b in runs[name]), 2),
+            "worker_cpu_ms_per_job": median(name, "worker"),
+            "s3_cpu_ms_per_job": median(name, "s3"),
+            "postgresql_cpu_ms_per_job": median(name, "postgresql"),
+            "all_cpu_ms_per_job": median(name, None),
+        }
+        for name in roots
+    }
+    return {"baseline": sha[:12], "jobs": count, "turns": turns, "runs": runs, "median": summary}

@@ -130,6 +130,32 @@ def inline_table(r: dict[str, Any]) -> list[str]:
 LAYOUT_NAMES = {"split": "worker-io + worker-transform", "single": "worker (every step)"}
 
 
+def worker_table(r: dict[str, Any]) -> list[str]:
+    m = r["median"]
+    lines = [
+        f"This checkout's worker and {r['baseline']}'s (the rest of the service this checkout's), the 2 MP JPEGs,"
+        f" {r['jobs']} jobs a burst, {r['turns']} turns each (medians; CPU ms per job):",
+        "",
+        "| worker | jobs/s | worker | S3 server | PostgreSQL | all |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {name} | {m[name]['jobs_per_s']:.2f} | {m[name]['worker_cpu_ms_per_job']} |"
+            f" {m[name]['s3_cpu_ms_per_job']} | {m[name]['postgresql_cpu_ms_per_job']} |"
+            f" {m[name]['all_cpu_ms_per_job']} |"
+            for name in ("current", "baseline")
+        ),
+    ]
+    ratio = {
+        k: m["current"][k] / m["baseline"][k] for k in ("jobs_per_s", "worker_cpu_ms_per_job", "all_cpu_ms_per_job")
+    }
+    lines += [
+        "",
+        f"Current ÷ {r['baseline']}: jobs/s {ratio['jobs_per_s']:.2f}, worker CPU {ratio['worker_cpu_ms_per_job']:.2f},"
+        f" all CPU {ratio['all_cpu_ms_per_job']:.2f}.",
+    ]
+    return lines
+
+
 def passes(row: dict[str, Any]) -> str:
     each = row.get("passes_jobs_per_s", [])
     return f" ({' / '.join(f'{v:.2f}' for v in each)})" if len(each) > 1 else ""
@@ -226,6 +252,23 @@ def batches_table(b: dict[str, Any]) -> list[str]:
         ),
         f"| during ÷ idle (p99; target ≤ 2) | | | **{f['p99_ratio']:.2f}** | |",
     ]
+    if b.get("fairness_by_bound"):
+        lines += [
+            "",
+            "The relay's bound while tenants share the workers (PIXELFLOW_RELAY_READY_PER_CONSUMER_SHARED), in turns:",
+            "",
+            "| bound while shared | turn | idle p50 / p99 ms | during p50 / p99 ms | until a worker started it,"
+            " during: p50 / p99 ms | p99 ÷ idle |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {name} | {n} | {r['idle']['latency_p50_ms']} / {r['idle']['latency_p99_ms']} |"
+                f" {r['during_batch']['latency_p50_ms']} / {r['during_batch']['latency_p99_ms']} |"
+                f" {r['during_batch'].get('waited_p50_ms')} / {r['during_batch'].get('waited_p99_ms')} |"
+                f" {r['p99_ratio']:.2f} |"
+                for name, runs in b["fairness_by_bound"].items()
+                for n, r in enumerate(runs, start=1)
+            ),
+        ]
     return lines
 
 
@@ -310,6 +353,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["### Pipeline", "", *pipeline_table(results["pipeline"], results.get("engine_all_cores", {})), ""]
     if "inline_steps" in results:
         out += ["### Steps inline against a task per step", "", *inline_table(results["inline_steps"]), ""]
+    if "worker_side_by_side" in results:
+        out += ["### This worker against an earlier one", "", *worker_table(results["worker_side_by_side"]), ""]
     if "peer" in results:
         out += ["### The peer: thumbor", "", *peer_table(results["peer"]), ""]
     if "batches" in results:

@@ -20,7 +20,7 @@ from core.jobstore import JobStore
 from core.keystore import KeyStore
 from core.migrations import upgrade
 from core.objectstore import S3ObjectStore
-from tests.support.stack import Api, Relay, S3Server, Worker, free_port
+from tests.support.stack import ROOT, Api, Relay, S3Server, Worker, free_port
 
 
 @dataclass
@@ -56,8 +56,9 @@ class BenchStack:
         self.worker = self.new_worker()
         self.http = httpx.Client(base_url=f"http://{self.api_bind}", timeout=30)
 
-    def new_worker(self, extra_env: dict[str, str] | None = None) -> Worker:
-        return Worker("pixelflow-bench", self.run_dir / "worker.log", self.workers, {**self.env, **(extra_env or {})})
+    def new_worker(self, extra_env: dict[str, str] | None = None, root: Path = ROOT) -> Worker:
+        env = {**self.env, **(extra_env or {})}
+        return Worker("pixelflow-bench", self.run_dir / "worker.log", self.workers, env, root=root)
 
     def start(self) -> None:
         shutil.rmtree(self.run_dir, ignore_errors=True)

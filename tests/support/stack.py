@@ -168,6 +168,7 @@ class Worker(Process):
         concurrency: int = 2,
         env: dict[str, str] | None = None,
         extra: list[str] | None = None,
+        root: Path = ROOT,
     ) -> None:
         super().__init__(
             name,
@@ -179,6 +180,7 @@ class Worker(Process):
             ],
             log_path,
             {"PIXELFLOW_WORKER_METRICS_PORT": "0", **(env or {})},
+            root=root,
         )
 
     @classmethod

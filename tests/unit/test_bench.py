@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from scripts.benchmark import peer, report
 from scripts.benchmark.pipeline import percentile
@@ -150,7 +151,7 @@ def test_the_report_tells_how_long_the_other_tenants_jobs_waited_for_a_worker() 
         return row
 
     turn = {"single": {"jobs_per_s": 10.0, "jobs": 80}, "batch": {"jobs_per_s": 11.0, "jobs": 80}, "ratio": 1.1}
-    result = {
+    result: dict[str, Any] = {
         "accept": [{"items": 10000, "seconds": 0.8, "request_bytes": 500000}],
         "accept_seconds_median": 0.8,
         "turns": [turn],
@@ -163,6 +164,34 @@ def test_the_report_tells_how_long_the_other_tenants_jobs_waited_for_a_worker() 
         },
     }
     text = "\n".join(report.batches_table(result))
+    assert "in turns" not in text  # a result from before the bounds were set side by side
+    shared = result["fairness"] | {"during_batch": lat(200, 250, (60, 120)), "p99_ratio": 1.82}
+    result["fairness_by_bound"] = {"1 (default)": [shared], "2": [result["fairness"]]}
+    both = "\n".join(report.batches_table(result))
+    assert "| 1 (default) | 1 | 116 / 137 | 200 / 250 | 60 / 120 | 1.82 |" in both
+    assert "| 2 | 1 | 116 / 137 | 267 / 364 | None / None | 2.66 |" in both
     assert "| idle | 20 | 116 | 137 | 20 / 31 |" in text
     assert "| during a 320-item batch | 20 | 267 | 364 | – / – |" in text
     assert "| during ÷ idle (p99; target ≤ 2) | | | **2.66** | |" in text
+
+
+def test_the_report_sets_this_worker_beside_an_earlier_one() -> None:
+    def m(jobs_per_s: float, worker: float, every: float) -> dict[str, float]:
+        return {
+            "jobs_per_s": jobs_per_s,
+            "worker_cpu_ms_per_job": worker,
+            "s3_cpu_ms_per_job": 12.0,
+            "postgresql_cpu_ms_per_job": 9.0,
+            "all_cpu_ms_per_job": every,
+        }
+
+    result = {
+        "baseline": "31f57e8abcde",
+        "jobs": 80,
+        "turns": 4,
+        "median": {"current": m(10.0, 90.0, 120.0), "baseline": m(8.0, 100.0, 150.0)},
+    }
+    text = "\n".join(report.worker_table(result))
+    assert "| current | 10.00 | 90.0 | 12.0 | 9.0 | 120.0 |" in text
+    assert "| baseline | 8.00 | 100.0 | 12.0 | 9.0 | 150.0 |" in text
+    assert "Current ÷ 31f57e8abcde: jobs/s 1.25, worker CPU 0.90, all CPU 0.80." in text
