@@ -100,19 +100,18 @@ class S3ObjectStore:
         with self._translated(key):
             response = self.client.get_object(self.bucket, key)
             try:
-                declared = response.headers.get("content-length")
-                size = int(declared) if declared and declared.isdigit() else None
-                # A body larger than allowed is not read: the connection is dropped instead.
-                data = response.read() if size is None or size <= max_bytes else None
-                info = ObjectInfo(
-                    key=key,
-                    size=len(data) if data is not None else size or 0,
-                    content_type=response.headers.get("content-type") or "",
-                )
+                declared = response.headers.get("content-length", "")
+                size = int(declared) if declared.isdigit() else None
+                # A body declared larger than allowed is not read: the connection is dropped instead.
+                data = None if size is not None and size > max_bytes else response.read()
+                content_type = response.headers.get("content-type") or ""
             finally:
                 response.close()
                 response.release_conn()
-        return info, data if data is None or len(data) <= max_bytes else None
+        if data is not None:
+            size = len(data)
+        info = ObjectInfo(key=key, size=size or 0, content_type=content_type)
+        return info, data if size is not None and size <= max_bytes else None
 
     def put(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
         metadata = {"Cache-Control": cache_control} if cache_control else None

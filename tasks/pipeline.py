@@ -75,6 +75,18 @@ BROKER_ERRORS = (OperationalError, ConnectionError, TimeoutError)
 Step = Callable[[Services, uuid.UUID], bool]
 
 
+def keeps_source(following: list[str], runs_here: Callable[[str], bool]) -> bool:
+    """Whether the source a step reads is kept for the steps after it in this message: only when transform, which
+    reads it whole, is among them and every step up to it may run here. Else fetch HEADs and validate reads a
+    header, as a task of their own do (a worker-io would otherwise read whole sources only to drop them)."""
+    for name in following:
+        if not runs_here(name):
+            return False
+        if name == "pixelflow.transform":
+            return True
+    return False
+
+
 class StepTask(Task):  # type: ignore[misc]
     retry_backoff = 2
     retry_backoff_max = 300
@@ -92,9 +104,8 @@ class StepTask(Task):  # type: ignore[misc]
         failpoints.delivery.first = not redelivered
         jid = uuid.UUID(job_id)
         began = time.monotonic()
-        chain = self.request.chain
-        # The source one step reads is kept for the next ones only when they may run in this message.
-        with steps.holding_sources(bool(chain) and self.may_run_here(svc, chain[-1]["task"])):
+        following = [sig["task"] for sig in reversed(self.request.chain or [])]
+        with steps.holding_sources(keeps_source(following, lambda name: self.may_run_here(svc, name))):
             self.run_steps(svc, step, jid, redelivered, began)
 
     def run_steps(self, svc: Services, step: Step, jid: uuid.UUID, redelivered: bool, began: float) -> None:

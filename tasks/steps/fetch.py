@@ -53,7 +53,7 @@ def fetch(svc: Services, job_id: uuid.UUID) -> bool:
             raise SourceNotFound(f"nothing was uploaded at {job.source_key!r}")
         data: bytes | None = None
         try:
-            if holds_sources():  # validate and transform run here next: one GET serves the three steps
+            if holds_sources():  # validate and transform run in this message: one GET serves the three steps
                 stored, data = svc.store.read(job.source_key, limit)
             else:
                 stored = svc.store.head(job.source_key)
