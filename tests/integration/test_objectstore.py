@@ -87,3 +87,31 @@ def test_delete_takes_many_keys_at_once_and_ignores_missing_ones(store: S3Object
     for key in ("staging/t5/a", "staging/t5/b"):
         with pytest.raises(FileNotFoundError):
             store.head(key)
+
+
+def test_a_process_forked_after_the_fast_client_ran_makes_its_calls_with_minio(store: S3ObjectStore) -> None:
+    # obstore's runtime threads do not survive a fork: a child that called it would hang on its first call.
+    import multiprocessing
+
+    from core import objectstore
+
+    store.put("staging/t7/parent", b"from the parent", "text/plain")  # this process has run obstore now
+    assert objectstore._obstore_here()
+
+    def child(out: "multiprocessing.Queue[object]") -> None:
+        try:
+            store.put("staging/t7/child", b"from the child", "text/plain", "max-age=60")
+            info = store.head("staging/t7/child")
+            out.put((objectstore._obstore_here(), store.get("staging/t7/parent"), info.size, info.content_type))
+        except BaseException as exc:  # the parent reports it
+            out.put(repr(exc))
+
+    results: multiprocessing.Queue[object] = multiprocessing.get_context("fork").Queue()
+    process = multiprocessing.get_context("fork").Process(target=child, args=(results,))
+    process.start()
+    process.join(20)
+    alive = process.is_alive()
+    process.kill()
+    assert not alive, "the forked child hung on a storage call"
+    assert results.get(timeout=5) == (False, b"from the parent", len(b"from the child"), "text/plain")
+    assert store.get("staging/t7/child") == b"from the child"  # and this process goes on with obstore
