@@ -25,6 +25,9 @@ from typing import Any
 
 WIDTHS = (800, 200)
 JPEG_Q, WEBP_Q = 85, 80
+# PixelFlow's WebP effort (tasks/imaging/encode.py WEBP_METHOD; these variants run without the project on their path):
+# every variant encodes what PixelFlow's transform encodes.
+WEBP_EFFORT = 3
 _TRANSPOSED = {5, 6, 7, 8}
 
 
@@ -46,9 +49,12 @@ def pillow_job(draft: bool) -> Callable[[bytes], int]:
             if resized.mode == "RGBA":
                 flat = Image.new("RGB", resized.size, (255, 255, 255))
                 flat.paste(resized, mask=resized.getchannel("A"))
-            for fmt, target, quality in (("JPEG", flat, JPEG_Q), ("WEBP", resized, WEBP_Q)):
+            for fmt, target, options in (
+                ("JPEG", flat, {"quality": JPEG_Q}),
+                ("WEBP", resized, {"quality": WEBP_Q, "method": WEBP_EFFORT}),
+            ):
                 out = io.BytesIO()
-                target.save(out, fmt, quality=quality)
+                target.save(out, fmt, **options)
                 produced += out.tell()
         return produced
 
@@ -63,7 +69,7 @@ def vips_job(shrink_on_load: bool) -> Callable[[bytes], int]:
 
     def encode(image: pyvips.Image) -> int:
         flat = image.flatten(background=[255, 255, 255]) if image.hasalpha() else image
-        return len(flat.jpegsave_buffer(Q=JPEG_Q)) + len(image.webpsave_buffer(Q=WEBP_Q))
+        return len(flat.jpegsave_buffer(Q=JPEG_Q)) + len(image.webpsave_buffer(Q=WEBP_Q, effort=WEBP_EFFORT))
 
     def job(data: bytes) -> int:
         if shrink_on_load:

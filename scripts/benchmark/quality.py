@@ -9,16 +9,18 @@ here as ``q85 median``). Bytes and CPU are each variant's sum over the corpus ÷
 
 from __future__ import annotations
 
+import contextlib
 import io
 import statistics
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from PIL import Image
 
 from core.spec import DEFAULT_QUALITY, DEFAULT_TARGET, OutputSpec
 from scripts.benchmark.corpus import Source
-from tasks.imaging import quality
+from tasks.imaging import encode, quality
 from tasks.imaging.probe import probe
 from tasks.imaging.render import render
 
@@ -26,6 +28,7 @@ WIDTHS = (800, 200)
 VARIANTS: dict[str, dict[str, Any]] = {
     "jpeg q85": {"format": "jpeg"},
     "webp q80": {"format": "webp"},
+    "webp q80, effort 4 (Pillow's default)": {"format": "webp"},
     "avif q60": {"format": "avif"},
     "jxl q75": {"format": "jxl"},
     "jpeg auto": {"format": "jpeg", "quality": "auto"},
@@ -34,6 +37,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "jxl auto": {"format": "jxl", "quality": "auto"},
     "format auto, quality auto": {"format": "auto", "quality": "auto"},
 }
+# Variants that encode WebP with another libwebp effort than PixelFlow's (tasks/imaging/encode.py WEBP_METHOD).
+WEBP_EFFORT = {"webp q80, effort 4 (Pillow's default)": 4}
+
+
+@contextlib.contextmanager
+def _webp_effort(effort: int | None) -> Iterator[None]:
+    kept = encode.WEBP_METHOD
+    encode.WEBP_METHOD = kept if effort is None else effort
+    try:
+        yield
+    finally:
+        encode.WEBP_METHOD = kept
 
 
 def _score(lossless: bytes, encoded: bytes, fmt: str) -> float:
@@ -53,9 +68,10 @@ def measure(sources: list[Source]) -> dict[str, Any]:
             lossless = render(data, info, [OutputSpec("ref", "png", width=width)]).outputs[0].data
             for name, fields in VARIANTS.items():
                 spec = OutputSpec.from_fields({"name": "o", "width": width, **fields})
-                started = time.process_time()
-                out = render(data, info, [spec]).outputs[0]
-                cpu = time.process_time() - started
+                with _webp_effort(WEBP_EFFORT.get(name)):
+                    started = time.process_time()
+                    out = render(data, info, [spec]).outputs[0]
+                    cpu = time.process_time() - started
                 rows[name].append(
                     {
                         "group": source.group,

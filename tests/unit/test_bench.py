@@ -195,3 +195,35 @@ def test_the_report_sets_this_worker_beside_an_earlier_one() -> None:
     assert "| current | 10.00 | 90.0 | 12.0 | 9.0 | 120.0 |" in text
     assert "| baseline | 8.00 | 100.0 | 12.0 | 9.0 | 150.0 |" in text
     assert "Current ÷ 31f57e8abcde: jobs/s 1.25, worker CPU 0.90, all CPU 0.80." in text
+
+
+def test_every_engine_variant_encodes_webp_with_pixelflows_effort() -> None:
+    # The engine variants run in virtualenvs without the project: they carry the effort as a constant of their own.
+    from scripts.benchmark import engine, quality
+    from tasks.imaging import encode
+
+    assert engine.WEBP_EFFORT == encode.WEBP_METHOD
+    assert all(effort != encode.WEBP_METHOD for effort in quality.WEBP_EFFORT.values())  # the row compared with it
+
+
+def test_the_webp_effort_is_what_the_encoder_uses() -> None:
+    import io
+
+    from PIL import Image
+
+    from core.spec import OutputSpec
+    from tasks.imaging.probe import probe
+    from tasks.imaging.render import render
+
+    data = images.jpeg(640, 480)
+    spec = OutputSpec.from_fields({"name": "o", "format": "webp", "width": 320})
+    sizes = {}
+    for effort in (0, 6):
+        from scripts.benchmark.quality import _webp_effort
+
+        with _webp_effort(effort):
+            out = render(data, probe(data, 10**9), [spec]).outputs[0]
+        with Image.open(io.BytesIO(out.data)) as decoded:
+            assert decoded.format == "WEBP" and decoded.width == 320
+        sizes[effort] = len(out.data)
+    assert sizes[0] != sizes[6]  # the effort reached libwebp
