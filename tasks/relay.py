@@ -142,6 +142,8 @@ class Relay:
         self.running = True
         self.metrics = RelayMetrics()
         self.held = False  # chains are waiting for room in the queues
+        self.recount_at = 0.0  # while held, when the outbox's unsent rows are counted again
+        self.next_dead_letters = 0.0  # when the dead-letter queue is looked at again
         self.next_batches = 0.0  # when ended batches are looked for again
 
     def publish(self, job_id: uuid.UUID, traceparent: str | None = None) -> None:
@@ -269,19 +271,40 @@ class Relay:
         return n
 
     def drain(self, conn: Connection) -> int:
-        sent, self.held = 0, False
+        """Publish while the queues have room. Held (chains left waiting for room), the relay looks again every
+        HELD_POLL_SECONDS; a look then costs the queues' depth and nothing else when it knows chains are waiting:
+        it took as many as it asked for, or found no room and nothing has gone out since (the outbox is counted
+        again once a POLL_SECONDS, for rows canceled or sent by another relay)."""
+        sent, was_held, more = 0, self.held, None
+        self.held = False
         while self.running:
             room = self.room(conn)
             if room == 0:
                 sent += self.pass_over()
-                self.held = self.jobs.unsent() > 0
+                now = time.monotonic()
+                if more is None and was_held and not sent and now < self.recount_at:
+                    more = True
+                if not more:
+                    more = self.jobs.unsent() > 0
+                    self.recount_at = now + POLL_SECONDS
+                self.held = more
                 return sent
-            n = self.jobs.relay(self.publish, 200 if room is None else min(room, 200), self.rotation)
+            limit = 200 if room is None else min(room, 200)
+            n = self.jobs.relay(self.publish, limit, self.rotation)
             self.metrics.published.inc(n)
             sent += n
             if n == 0:
                 return sent
+            more = True if n == limit else None  # it took all it asked for: more wait; else they are counted
         return sent
+
+    def look_at_dead_letters(self, conn: Connection) -> int:
+        """Record what the dead-letter queue holds, at most once a POLL_SECONDS (not at every held look)."""
+        now = time.monotonic()
+        if now < self.next_dead_letters:
+            return 0
+        self.next_dead_letters = now + POLL_SECONDS
+        return self.drain_dead_letters(conn)
 
     def run(self) -> None:
         self.jobs.open()
@@ -311,7 +334,7 @@ class Relay:
                     sent = self.drain(conn)
                     if sent:
                         log.info("published %d jobs", sent)
-                    self.drain_dead_letters(conn)
+                    self.look_at_dead_letters(conn)
                     self.finish_batches()
                     if time.monotonic() >= next_sweep:
                         self.sweep()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -53,3 +54,77 @@ def test_the_shared_bound_never_loosens_a_tighter_one_and_no_bound_stays_none() 
     unbounded = Relay(Settings(queue="pf-room", relay_ready_per_consumer=0))
     unbounded.rotation.served(["a", "b"])
     assert room(unbounded, {"pf-room": 50}) is None
+
+
+class Outbox:
+    """The relay's outbox: ``rows`` unsent; what it publishes lands in the work queue's ready count."""
+
+    def __init__(self, rows: int, channel: Channel, queue: str) -> None:
+        self.rows, self.channel, self.queue, self.counts = rows, channel, queue, 0
+
+    def relay(self, publish: Any, limit: int = 200, rotation: Any = None, passed_over: float | None = None) -> int:
+        if passed_over is not None:
+            return 0
+        n = min(limit, self.rows)
+        self.rows -= n
+        self.channel.ready[self.queue] = self.channel.ready.get(self.queue, 0) + n
+        return n
+
+    def unsent(self) -> int:
+        self.counts += 1
+        return self.rows
+
+
+def test_a_held_look_costs_the_queues_depth_and_the_outbox_is_counted_once_a_poll_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tasks.relay import HELD_POLL_SECONDS, POLL_SECONDS
+
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    relay = Relay(Settings(queue="pf-drain", relay_ready_per_consumer=2, relay_pass_after=0))
+    channel = Channel({}, 1)
+    outbox = Outbox(9, channel, "pf-drain")
+    relay.jobs = outbox  # type: ignore[assignment]
+    conn: Any = SimpleNamespace(default_channel=channel)
+
+    def look() -> int:
+        clock[0] += HELD_POLL_SECONDS
+        return relay.drain(conn)
+
+    assert look() == 2 and relay.held and outbox.counts == 0  # it took all it asked for: more wait, uncounted
+    assert look() == 0 and relay.held and outbox.counts == 1  # no room, nothing sent: counted once…
+    for _ in range(int(POLL_SECONDS / HELD_POLL_SECONDS) - 2):
+        assert look() == 0 and relay.held
+    assert outbox.counts == 1  # …and not again within POLL_SECONDS
+    clock[0] += POLL_SECONDS
+    assert look() == 0 and relay.held and outbox.counts == 2
+    channel.ready["pf-drain"] = 0  # the worker took both
+    assert look() == 2 and relay.held and outbox.counts == 2
+    outbox.rows = 1  # the rest was canceled: the outbox gives fewer than asked for, then none: nothing waits
+    channel.ready["pf-drain"] = 0
+    assert look() == 1 and not relay.held and outbox.counts == 2
+    outbox.rows, channel.ready["pf-drain"] = 5, 1  # new rows while the queue has room for 1 more after one
+    assert look() == 1 and relay.held and outbox.counts == 2  # took the 1 asked for: more wait
+    clock[0] += POLL_SECONDS
+    outbox.rows = 0  # canceled meanwhile: the next count finds nothing, and the relay stops looking fast
+    assert look() == 0 and not relay.held and outbox.counts == 3
+
+
+def test_the_dead_letter_queue_is_looked_at_once_a_poll_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.relay import HELD_POLL_SECONDS, POLL_SECONDS
+
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    relay = Relay(Settings(queue="pf-dead"))
+    looks: list[float] = []
+
+    def drain_dead_letters(conn: Any) -> int:
+        looks.append(clock[0])
+        return 0
+
+    monkeypatch.setattr(relay, "drain_dead_letters", drain_dead_letters)
+    for _ in range(int(2.5 * POLL_SECONDS / HELD_POLL_SECONDS)):
+        relay.look_at_dead_letters(None)
+        clock[0] += HELD_POLL_SECONDS
+    assert len(looks) == 3 and all(b - a >= POLL_SECONDS for a, b in itertools.pairwise(looks))
