@@ -1,5 +1,6 @@
-"""Storage credentials without keys: minio's provider (what PixelFlow uses) against botocore's credential chain,
-both on web identity from the same local STS stand-in, interleaved round by round, in this process.
+"""Storage credentials without keys: minio's provider (what PixelFlow uses; its HEAD goes through obstore) against
+botocore's credential chain, both on web identity from the same local STS stand-in, interleaved round by round, in
+this process.
 
 For each session lifetime: CPU per signed HEAD to the S3 server, and STS calls over the run. botocore renews a
 session inside its refresh windows (15 and 10 minutes before expiry), so a session shorter than that is renewed
@@ -64,7 +65,7 @@ def measure(lifetimes_s: tuple[int, ...] = (3600, 900)) -> list[dict[str, Any]]:
             config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 3})
             theirs = boto3.session.Session().client("s3", endpoint_url=f"http://127.0.0.1:{port}", config=config)
             heads: dict[str, Callable[[], object]] = {
-                "minio (PixelFlow)": functools.partial(ours.head, "uploads/a.jpg"),
+                "PixelFlow (obstore, minio's provider)": functools.partial(ours.head, "uploads/a.jpg"),
                 "botocore": functools.partial(theirs.head_object, Bucket="bench-credentials", Key="uploads/a.jpg"),
             }
             cpu: dict[str, list[float]] = {name: [] for name in heads}
