@@ -132,7 +132,9 @@ class S3ObjectStore:
             if exc.code in _MISSING:
                 raise FileNotFoundError(f"No such key: {key!r}") from None
             raise StorageUnavailable(f"storage error {exc.code}: {exc.message}") from None
-        except FileNotFoundError:
+        except FileNotFoundError as exc:  # obstore's 404; a missing bucket is the storage's fault, not the key's
+            if "NoSuchBucket" in str(exc):
+                raise StorageUnavailable(f"storage error NoSuchBucket: no bucket {self.bucket!r}") from None
             raise FileNotFoundError(f"No such key: {key!r}") from None
         except ObstoreError as exc:
             raise StorageUnavailable(f"storage error: {str(exc).splitlines()[0]}") from None

@@ -63,6 +63,16 @@ def test_storage_down_is_storage_unavailable(settings: Settings) -> None:
         down.ping()
 
 
+def test_a_missing_bucket_is_storage_unavailable_not_a_missing_key(settings: Settings, store: S3ObjectStore) -> None:
+    absent = S3ObjectStore(settings.model_copy(update={"s3_bucket": "pixelflow-absent"}))
+    with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
+        absent.get("uploads/x")
+    with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
+        absent.read("uploads/x", 10)
+    with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
+        absent.put("uploads/x", b"x", "text/plain")
+
+
 def test_a_ranged_get_reads_only_the_first_bytes(store: S3ObjectStore) -> None:
     store.put("staging/t4/source", bytes(range(256)) * 4, "application/octet-stream")
     assert store.get("staging/t4/source", 10) == bytes(range(10))
