@@ -104,7 +104,8 @@ class S3ObjectStore:
         # With the region given, presigning needs no request to the storage.
         self.signer = Minio(settings.presign_endpoint, **common)  # type: ignore[arg-type]
         self.url = f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}/{self.bucket}"
-        # The same bounds as minio's pool: 3 s to connect, 10 s between reads, 2 retries 0.2 s apart and up.
+        # The same bounds as minio's pool: 3 s to connect, 10 s between reads, 2 retries 0.2 s apart and up; and a
+        # whole call within 60 s (a 50 MB source needs 0.9 MB/s), no retry begun past 40 s: inside a step's 120 s.
         # Path-style URLs, as minio uses them for every host but AWS's (where they work too).
         self.fast = S3Store(
             self.bucket,
@@ -114,6 +115,7 @@ class S3ObjectStore:
                 "allow_http": not settings.s3_secure,
                 "connect_timeout": timedelta(seconds=3),
                 "read_timeout": timedelta(seconds=10),
+                "timeout": timedelta(seconds=60),
                 "pool_idle_timeout": timedelta(seconds=30),
             },
             retry_config={
