@@ -278,7 +278,10 @@ def arm64_installs(lock: str, tmp_path: Path, *pip_args: str) -> list[dict[str, 
             wanted.append(line.split(";")[0].strip())
     listed, report = tmp_path / f"{lock}.arm64", tmp_path / f"{lock}.json"
     listed.write_text("\n".join(wanted))
-    platform = ["--platform", "manylinux_2_28_aarch64", "--platform", "manylinux2014_aarch64"]
+    # pip on the image's Debian bookworm (glibc 2.36) takes every manylinux tag from 2_17 to 2_36; given --platform it
+    # takes only the tags named (obstore's arm64 wheel is manylinux_2_24 alone).
+    platform = [arg for minor in range(17, 37) for arg in ("--platform", f"manylinux_2_{minor}_aarch64")]
+    platform += ["--platform", "manylinux2014_aarch64"]
     abi = ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", "--abi", "abi3", "--abi", "none"]
     result = subprocess.run(
         [
