@@ -103,13 +103,14 @@ class S3ObjectStore:
         # Presigned URLs carry the host the client will call: the public endpoint.
         # With the region given, presigning needs no request to the storage.
         self.signer = Minio(settings.presign_endpoint, **common)  # type: ignore[arg-type]
-        self.url = f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}/{self.bucket}"
+        endpoint = f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}"
+        self.url = f"{endpoint}/{self.bucket}"  # an object's URL in its span: this, /, its key
         # The same bounds as minio's pool: 3 s to connect, 10 s between reads, 2 retries 0.2 s apart and up; and a
         # whole call within 60 s (a 50 MB source needs 0.9 MB/s), no retry begun past 40 s: inside a step's 120 s.
         # Path-style URLs, as minio uses them for every host but AWS's (where they work too).
         self.fast = S3Store(
             self.bucket,
-            endpoint=self.url.rsplit("/", 1)[0],
+            endpoint=endpoint,
             region=settings.s3_region,
             client_options={
                 "allow_http": not settings.s3_secure,

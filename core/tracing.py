@@ -9,12 +9,12 @@ Off unless an OTLP endpoint is set (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
 The context travels in the job's outbox row (W3C ``traceparent``, written by
 the statement that creates the job) and, from the relay on, in each Celery
 message's headers. Spans: the API's requests (Flask), PostgreSQL statements
-(psycopg), storage calls (core/objectstore.py's for reads and writes, urllib3's under
-minio for the rest), the URL fetch and the
-webhook call (httpx), each publish and each step run (Celery), the relay's
-publish. Attributes name the job, tenant, step, outputs, source pixels and
-bytes; URLs lose their query string (a signed URL's signature, a webhook's
-token) and SQL carries placeholders, never values.
+(psycopg), storage calls (core/objectstore.py's own for reads and writes,
+urllib3's under minio for the rest), the URL fetch and the webhook call
+(httpx), each publish and each step run (Celery), the relay's publish.
+Attributes name the job, tenant, step, outputs, source pixels and bytes;
+URLs lose their query string (a signed URL's signature, a webhook's token)
+and SQL carries placeholders, never values.
 """
 
 from __future__ import annotations

@@ -275,19 +275,14 @@ class Relay:
         HELD_POLL_SECONDS; a look then costs the queues' depth and nothing else when it knows chains are waiting:
         it took as many as it asked for, or found no room and nothing has gone out since (the outbox is counted
         again once a POLL_SECONDS, for rows canceled or sent by another relay)."""
-        sent, was_held, more = 0, self.held, None
-        self.held = False
+        sent, took_all = 0, False
+        was_held, self.held = self.held, False
         while self.running:
             room = self.room(conn)
             if room == 0:
                 sent += self.pass_over()
-                now = time.monotonic()
-                if more is None and was_held and not sent and now < self.recount_at:
-                    more = True
-                if not more:
-                    more = self.jobs.unsent() > 0
-                    self.recount_at = now + POLL_SECONDS
-                self.held = more
+                # Took all it asked for: more wait. Else they are counted, unless nothing changed since the last look.
+                self.held = took_all or self.chains_waiting(unchanged=was_held and not sent)
                 return sent
             limit = 200 if room is None else min(room, 200)
             n = self.jobs.relay(self.publish, limit, self.rotation)
@@ -295,8 +290,17 @@ class Relay:
             sent += n
             if n == 0:
                 return sent
-            more = True if n == limit else None  # it took all it asked for: more wait; else they are counted
+            took_all = n == limit
         return sent
+
+    def chains_waiting(self, unchanged: bool) -> bool:
+        """Chains wait in the outbox: counted, or, ``unchanged`` (the last look found them waiting and nothing went
+        out since), taken as still there until POLL_SECONDS after the last count."""
+        now = time.monotonic()
+        if unchanged and now < self.recount_at:
+            return True
+        self.recount_at = now + POLL_SECONDS
+        return self.jobs.unsent() > 0
 
     def look_at_dead_letters(self, conn: Connection) -> int:
         """Record what the dead-letter queue holds, at most once a POLL_SECONDS (not at every held look)."""

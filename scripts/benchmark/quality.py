@@ -43,8 +43,9 @@ WEBP_EFFORT = {"webp q80, effort 4 (Pillow's default)": 4}
 
 @contextlib.contextmanager
 def _webp_effort(effort: int | None) -> Iterator[None]:
+    """While this runs, WebP is encoded with ``effort`` (None: PixelFlow's own)."""
     kept = encode.WEBP_METHOD
-    encode.WEBP_METHOD = kept if effort is None else effort
+    encode.WEBP_METHOD = effort if effort is not None else kept
     try:
         yield
     finally:

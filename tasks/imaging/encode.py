@@ -14,8 +14,9 @@ from tasks.imaging import quality as searched
 from tasks.imaging.operations import colour
 
 # libwebp's effort (0 fast … 6 small). 3, not Pillow's default 4: over make bench's corpus at the standard outputs
-# (32 encodes at q80) 3 wrote 0.999 × the bytes of 4 at a SSIMULACRA2 median 0.09 lower (75.09 / 75.18) for 0.94 ×
-# the CPU: the CPU 4 costs buys nothing. (2 halves it again, for 1.6 % more bytes and half a point less.)
+# (32 encodes at q80, encoding alone) 3 wrote 0.999 × the bytes of 4 at a SSIMULACRA2 median 0.09 lower (75.09 /
+# 75.18) for 0.94 × the CPU; make bench's quality section keeps 4 as a row (per output with its render the two come
+# out alike). 2 halves the encode's CPU, for 1.6 % more bytes and half a point less: a trade, not the default.
 WEBP_METHOD = 3
 
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}

@@ -63,7 +63,7 @@ def test_storage_down_is_storage_unavailable(settings: Settings) -> None:
         down.ping()
 
 
-def test_a_missing_bucket_is_storage_unavailable_not_a_missing_key(settings: Settings, store: S3ObjectStore) -> None:
+def test_a_missing_bucket_is_storage_unavailable_not_a_missing_key(settings: Settings, s3_server: S3Server) -> None:
     absent = S3ObjectStore(settings.model_copy(update={"s3_bucket": "pixelflow-absent"}))
     with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
         absent.get("uploads/x")

@@ -212,6 +212,7 @@ def test_the_webp_effort_is_what_the_encoder_uses() -> None:
     from PIL import Image
 
     from core.spec import OutputSpec
+    from scripts.benchmark.quality import _webp_effort
     from tasks.imaging.probe import probe
     from tasks.imaging.render import render
 
@@ -219,8 +220,6 @@ def test_the_webp_effort_is_what_the_encoder_uses() -> None:
     spec = OutputSpec.from_fields({"name": "o", "format": "webp", "width": 320})
     sizes = {}
     for effort in (0, 6):
-        from scripts.benchmark.quality import _webp_effort
-
         with _webp_effort(effort):
             out = render(data, probe(data, 10**9), [spec]).outputs[0]
         with Image.open(io.BytesIO(out.data)) as decoded:
